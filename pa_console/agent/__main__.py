@@ -1,0 +1,3 @@
+from pa_console.agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Server-Sent Events: the kept history after a number, then live events, with keep-alives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from pa_console.agent.auth import Admin, Runtime
+from pa_console.agent.runtime import AgentRuntime
+from pa_console.protocol.models import Event
+
+router = APIRouter(dependencies=[Admin])
+
+_KEEPALIVE_S = 10.0
+# Other processes (pa-agent seed) also append events; poll for those this often.
+_POLL_S = 1.0
+
+
+def format_sse(event: Event) -> bytes:
+    return f"id: {event.id}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+
+
+async def _stream(runtime: AgentRuntime, request: Request, after: int, follow: bool) -> AsyncIterator[bytes]:
+    waiter = runtime.bus.waiter()
+    idle = 0.0
+    try:
+        yield b"retry: 2000\n\n"
+        while True:
+            waiter.clear()
+            batch = await asyncio.to_thread(runtime.bus.store.after, after)
+            for event in batch:
+                after = event.id
+                yield format_sse(event)
+            if batch:
+                idle = 0.0
+                continue
+            if not follow:
+                return
+            if await request.is_disconnected():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), _POLL_S)
+            idle += _POLL_S
+            if idle >= _KEEPALIVE_S:
+                idle = 0.0
+                yield b": keep-alive\n\n"
+    finally:
+        runtime.bus.drop(waiter)
+
+
+@router.get("/events")
+async def events(runtime: Runtime, request: Request,
+                 after: int | None = Query(default=None, ge=0, description="send the kept events after this id"),
+                 follow: bool = Query(default=True, description="keep the stream open for live events")
+                 ) -> StreamingResponse:
+    last_event_id = request.headers.get("last-event-id", "")
+    if after is None:
+        after = int(last_event_id) if last_event_id.isdigit() else await asyncio.to_thread(runtime.bus.store.last_id)
+    return StreamingResponse(_stream(runtime, request, after, follow), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

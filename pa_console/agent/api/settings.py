@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from pa_console.agent.auth import Admin, Runtime
+from pa_console.protocol.models import EventType, FailoverSettings, FailoverSettingsUpdate
+
+router = APIRouter(prefix="/failover", dependencies=[Admin])
+
+
+@router.get("/settings", response_model=FailoverSettings)
+def get_settings(runtime: Runtime) -> FailoverSettings:
+    return runtime.settings
+
+
+@router.put("/settings", response_model=FailoverSettings)
+def put_settings(body: FailoverSettingsUpdate, runtime: Runtime) -> FailoverSettings:
+    changes = body.model_dump(exclude_unset=True)
+    merged = runtime.settings.model_dump()
+    merged.update(changes)
+    settings = FailoverSettings.model_validate(merged)
+    runtime.save_settings(settings)
+    runtime.bus.publish(EventType.SETTINGS_CHANGED, changed=sorted(changes),
+                        settings=settings.model_dump(mode="json"))
+    runtime.settings_changed()
+    return settings

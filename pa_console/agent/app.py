@@ -1,0 +1,32 @@
+"""The agent's HTTPS application, built by a factory (two agents can run in one process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pa_console.agent.api import email, events, health, security, settings, site
+from pa_console.agent.errors import install_error_handlers
+from pa_console.agent.runtime import AgentRuntime
+from pa_console.protocol.constants import API_PREFIX, PRODUCT_VERSION
+
+
+def create_app(runtime: AgentRuntime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="pa-agent", version=PRODUCT_VERSION, lifespan=lifespan,
+                  # No unauthenticated documentation endpoints: every endpoint needs the token.
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for module in (health, settings, security, email, site, events):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

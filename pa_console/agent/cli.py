@@ -1,0 +1,129 @@
+"""`pa-agent`: init, serve, info, seed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from pa_console import __version__
+from pa_console.agent.identity import IdentityError, create_identity, load_identity
+from pa_console.agent.paths import DataDir
+
+
+class CliError(Exception):
+    """One sentence for the administrator; printed without a traceback."""
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise CliError(f"--listen {value!r} is not HOST:PORT with a port from 0 to 65535 (0 picks a free port).")
+    return host.strip("[]"), int(port_text)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data_dir = DataDir(Path(args.data_dir))
+    identity = create_identity(data_dir, args.name or socket.gethostname(),
+                               Path(args.key_file) if args.key_file else None, args.san or [])
+    from pa_console.agent.store.db import Database
+
+    Database(data_dir.db).close()
+    print(f"Created appliance {identity.name!r} in {data_dir.root}")
+    print(f"Certificate SHA-256 fingerprint: {identity.fingerprint}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    data_dir = DataDir(Path(args.data_dir))
+    identity = load_identity(data_dir, check=False)
+    listen = None
+    if data_dir.listen.exists():
+        listen = json.loads(data_dir.listen.read_text()).get("listen")
+    info = {"name": identity.name, "listen": listen, "fingerprint_sha256": identity.fingerprint,
+            "cert_path": str(data_dir.cert.resolve()), "api_token": identity.api_token,
+            "data_dir": str(data_dir.root.resolve())}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from pa_console.agent.seed import seed
+    from pa_console.agent.store.db import Database
+    from pa_console.agent.store.events import EventLog
+    from pa_console.agent.store.site import SiteStore
+
+    data_dir = DataDir(Path(args.data_dir))
+    load_identity(data_dir)
+    db = Database(data_dir.db)
+    try:
+        seed(SiteStore(db), EventLog(db), args.sessions, args.recording_bytes)
+    finally:
+        db.close()
+    print(f"Added {args.sessions} sessions" + (f" with recordings of {args.recording_bytes} bytes each"
+                                               if args.recording_bytes else ""))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pa_console.agent.server import serve
+
+    host, port = parse_listen(args.listen)
+    return serve(DataDir(Path(args.data_dir)), host, port, args.log_level)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pa-agent", description="The per-appliance failover agent.")
+    parser.add_argument("--version", action="version", version=f"pa-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the appliance's identity in DATA_DIR")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--name", help="the appliance's name (default: the host name)")
+    p.add_argument("--key-file", metavar="FILE", help="take the Inter-Appliance key from FILE")
+    p.add_argument("--san", action="append", metavar="NAME_OR_IP",
+                   help="an extra host name or IP for the certificate (repeatable)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="serve the HTTPS API until SIGTERM/SIGINT")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--listen", required=True, metavar="HOST:PORT", help="address to listen on; port 0 picks one")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("info", help="print the appliance's name, address, fingerprint and token")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("seed", help="add demo session records and recordings")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--sessions", type=int, required=True, metavar="N")
+    p.add_argument("--recording-bytes", type=int, default=0, metavar="B")
+    p.set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "sessions", 0) < 0 or getattr(args, "recording_bytes", 0) < 0:
+        print("pa-agent: --sessions and --recording-bytes must not be negative.", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except (CliError, IdentityError) as exc:
+        print(f"pa-agent: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        logging.getLogger(__name__).debug("os error", exc_info=exc)
+        print(f"pa-agent: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1

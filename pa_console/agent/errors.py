@@ -1,0 +1,60 @@
+"""Every error leaves the agent as a 4xx/5xx with one `detail` sentence; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AgentError(Exception):
+    """A refusal phrased for the administrator, with the HTTP status it maps to."""
+
+    def __init__(self, status: int, detail: str, category: str = "request") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.category = category
+
+
+def _describe(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":
+            return "The request body is not valid JSON; send a JSON object."
+        if err.get("type") == "extra_forbidden":
+            msg = "is not a known field"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "Invalid request: " + "; ".join(parts) + "."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AgentError)
+    async def _agent_error(_: Request, exc: AgentError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "category": exc.category}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _describe(exc), "category": "request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such endpoint; see the API list in the README."
+        if exc.status_code == 405:
+            detail = "This endpoint does not take that method; see the API list in the README."
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error: %r", exc, exc_info=exc)
+        return JSONResponse({"detail": "The agent hit an internal error; nothing was changed. See the agent log."},
+                            status_code=500)

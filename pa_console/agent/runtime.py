@@ -1,0 +1,169 @@
+"""One running agent: its identity, stores, event bus, settings and state, and the background services.
+
+Built by a factory, never at import time, so that two agents can run side by side in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pa_console.agent.eventbus import EventBus
+from pa_console.agent.identity import Identity
+from pa_console.agent.store.db import Database
+from pa_console.agent.store.events import EventLog
+from pa_console.agent.store.local import LocalStore
+from pa_console.agent.store.site import SiteStore
+from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
+from pa_console.protocol.models import (
+    EventType,
+    FailoverSettings,
+    Health,
+    PeerSummary,
+    Role,
+    SyncReport,
+    SyncStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class AgentRuntime:
+    def __init__(self, identity: Identity, db: Database) -> None:
+        self.identity = identity
+        self.db = db
+        self.site = SiteStore(db)
+        self.local = LocalStore(db)
+        self.bus = EventBus(EventLog(db))
+        self.services: list[Service] = []
+        self.listen: str | None = None
+        # Filled by the failover monitor and sync engine while they run (live, not persisted).
+        self.primary_reachable: bool | None = None
+        self.failover_in_s: Callable[[], float | None] = lambda: None
+        self.awaiting_manual_failover = False
+        self.serving_shared_address = False
+        self.sync_progress: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.settings_listeners: list[Callable[[], None]] = []
+
+    # -- persisted state ----------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def role(self) -> Role:
+        return Role(self.local.get("role", Role.STANDALONE.value))
+
+    @property
+    def epoch(self) -> int:
+        return int(self.local.get("epoch", 0))
+
+    def set_role(self, role: Role, reason: str, epoch: int | None = None) -> int:
+        """Every role change raises the epoch (or adopts a higher one given by the peer) and is reported."""
+        new_epoch = max(self.epoch + 1, epoch or 0)
+        with self.db.write() as conn:
+            from pa_console.agent.store.local import set_in
+
+            set_in(conn, "role", role.value)
+            set_in(conn, "epoch", new_epoch)
+        self.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=new_epoch, reason=reason)
+        return new_epoch
+
+    @property
+    def settings(self) -> FailoverSettings:
+        raw = self.local.get("failover_settings")
+        return FailoverSettings.model_validate(raw) if raw else FailoverSettings()
+
+    def save_settings(self, settings: FailoverSettings) -> None:
+        self.local.set("failover_settings", settings.model_dump(mode="json"))
+
+    @property
+    def relationship(self) -> dict[str, Any] | None:
+        rel: dict[str, Any] | None = self.local.get("relationship")
+        return rel
+
+    def peer_summary(self) -> PeerSummary | None:
+        rel = self.relationship
+        if rel is None:
+            return None
+        return PeerSummary(name=rel["peer_name"], host=rel["peer_host"], port=rel["peer_port"],
+                           fingerprint_sha256=rel["peer_fingerprint"])
+
+    @property
+    def last_sync(self) -> SyncReport | None:
+        raw = self.local.get("last_sync")
+        return SyncReport.model_validate(raw) if raw else None
+
+    def health(self) -> Health:
+        last = self.last_sync
+        role = self.role
+        settings = self.settings
+        progress = self.sync_progress
+        status = SyncStatus.RUNNING if progress is not None else (last.status if last else SyncStatus.NEVER)
+        last_ok_at = self.local.get("last_sync_ok_at")
+        return Health(
+            name=self.name,
+            version=PRODUCT_VERSION,
+            role=role,
+            relationship_established=self.relationship is not None,
+            sync_enabled=settings.sync_enabled,
+            last_sync_at=dt.datetime.fromisoformat(last_ok_at) if last_ok_at else None,
+            last_sync_status=status,
+            primary_reachable=self.primary_reachable if role == Role.BACKUP else None,
+            failover_in_s=self.failover_in_s() if role == Role.BACKUP else None,
+            epoch=self.epoch,
+            schema_version=SCHEMA_VERSION,
+            fingerprint_sha256=self.identity.fingerprint,
+            key_fingerprint=self.identity.key_fingerprint(),
+            peer=self.peer_summary(),
+            awaiting_manual_failover=self.awaiting_manual_failover and role == Role.BACKUP,
+            auto_failover=settings.auto_failover,
+            last_sync=last,
+            sync_progress=progress,
+            serving_shared_address=self.serving_shared_address,
+        )
+
+    def settings_changed(self) -> None:
+        """Wake the services that depend on the failover settings (scheduler, monitor)."""
+        for listener in self.settings_listeners:
+            listener()
+
+    # -- background work -----------------------------------------------------------------------------------------
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """Run a coroutine in the background, keeping a reference and logging (not losing) its failure."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed: %r", name, t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def start(self) -> None:
+        self.bus.bind(asyncio.get_running_loop())
+        self.bus.publish(EventType.AGENT_STARTED, name=self.name, version=PRODUCT_VERSION, role=self.role.value)
+        for service in self.services:
+            await service.start()
+
+    async def stop(self) -> None:
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %r failed", service)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

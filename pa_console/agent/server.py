@@ -1,0 +1,77 @@
+"""`pa-agent serve`: the HTTPS API on a socket we bind ourselves (so port 0 can be reported), until SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+
+import uvicorn
+
+from pa_console.agent.app import create_app
+from pa_console.agent.identity import load_identity
+from pa_console.agent.paths import DataDir
+from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.services import install_services
+from pa_console.agent.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def _configure_logging(data_dir: DataDir, level: str) -> None:
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    for handler in (logging.StreamHandler(), logging.FileHandler(data_dir.log)):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> int:
+    identity = load_identity(data_dir)
+    _configure_logging(data_dir, log_level)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        from pa_console.agent.cli import CliError
+
+        raise CliError(f"Cannot listen on {format_address(host, port)}: {exc.strerror}; "
+                       "choose another address or port.") from exc
+    actual_port = sock.getsockname()[1]
+    listen = format_address(host, actual_port)
+    db = Database(data_dir.db)
+    runtime = AgentRuntime(identity, db)
+    runtime.listen = listen
+    install_services(runtime)
+    app = create_app(runtime)
+    config = uvicorn.Config(app, ssl_certfile=str(data_dir.cert), ssl_keyfile=str(data_dir.key),
+                            log_config=None, access_log=False, lifespan="on",
+                            # Event streams never end by themselves; don't let them hold up a stop.
+                            timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    tmp = data_dir.listen.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"listen": listen, "pid": os.getpid()}))
+    os.replace(tmp, data_dir.listen)
+    log.info("pa-agent %s serving https://%s", identity.name, listen)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        data_dir.listen.unlink(missing_ok=True)
+        db.close()
+        log.info("pa-agent %s stopped", identity.name)
+    return 0

@@ -1,0 +1,52 @@
+"""Versioned schema migrations, applied in order inside one transaction each."""
+
+from __future__ import annotations
+
+# Synchronised site tables carry `seq` (the change number of their last write, for incremental pulls) and `rh`
+# (a hash of the row, summed into the site digest). Deletions leave tombstones so a backup can pull them too.
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE local (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE users (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, target TEXT NOT NULL, protocol TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT, recording_id TEXT,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE recordings (
+    id TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, chunk_size INTEGER NOT NULL,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE site_settings (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE tombstones (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
+CREATE INDEX users_seq ON users(seq);
+CREATE INDEX sessions_seq ON sessions(seq);
+CREATE INDEX recordings_seq ON recordings(seq);
+CREATE INDEX site_settings_seq ON site_settings(seq);
+CREATE INDEX tombstones_seq ON tombstones(seq);
+
+-- Recording content, chunked so that no recording is ever held whole in memory. Chunks of a recording whose
+-- row is not (yet) in `recordings` are invisible: a backup writes them as they arrive and commits the row last.
+CREATE TABLE recording_chunks (
+    recording_id TEXT NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (recording_id, idx));
+
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+
+# v2: staging area of a backup's sync in progress (same file as the site data, so the final apply is one
+# atomic transaction), and a store id so that a backup knows whose change numbers it holds.
+_V2 = """
+CREATE TABLE stage_site_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE stage_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL);
+CREATE TABLE stage_recordings (id TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    chunk_size INTEGER NOT NULL);
+CREATE TABLE stage_sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, target TEXT NOT NULL,
+    protocol TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, recording_id TEXT);
+CREATE TABLE stage_tombstones (kind TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (kind, id));
+"""
+
+MIGRATIONS.append(_V2)

@@ -1,0 +1,175 @@
+"""Site data: the one write path for settings, users, sessions and recordings, and the digest."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pa_console.agent.store.db import Database
+from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash, sub_hash
+from pa_console.protocol.constants import CHUNK_SIZE
+from pa_console.protocol.models import SiteDigest
+
+
+def meta_get(conn: sqlite3.Connection, key: str, default: str) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return str(row[0]) if row else default
+
+
+def meta_set(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def next_seq(conn: sqlite3.Connection) -> int:
+    seq = int(meta_get(conn, "last_seq", "0")) + 1
+    meta_set(conn, "last_seq", str(seq))
+    return seq
+
+
+def get_digest_sum(conn: sqlite3.Connection) -> int:
+    return int(meta_get(conn, "digest_sum", "0"))
+
+
+def set_digest_sum(conn: sqlite3.Connection, total: int) -> None:
+    meta_set(conn, "digest_sum", str(total))
+
+
+def upsert_rows(conn: sqlite3.Connection, kind: str, rows: Iterable[tuple[Any, ...]], seq: int | None = None) -> int:
+    """Write rows of one kind inside the caller's transaction; keeps the digest and tombstones right."""
+    cols = KINDS[kind]
+    key = cols[0]
+    total = get_digest_sum(conn)
+    placeholders = ", ".join("?" for _ in range(len(cols) + 2))
+    sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}, seq, rh) VALUES ({placeholders})"  # noqa: S608
+    count = 0
+    for row in rows:
+        old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (row[0],)).fetchone()  # noqa: S608
+        if old is not None:
+            total = sub_hash(total, old[0])
+        rh = row_hash(kind, row)
+        total = add_hash(total, rh)
+        conn.execute(sql, (*row, seq if seq is not None else next_seq(conn), rh))
+        conn.execute("DELETE FROM tombstones WHERE kind = ? AND id = ?", (kind, row[0]))
+        count += 1
+    set_digest_sum(conn, total)
+    return count
+
+
+def delete_row(conn: sqlite3.Connection, kind: str, item_id: str) -> bool:
+    key = KINDS[kind][0]
+    old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608
+    if old is None:
+        return False
+    set_digest_sum(conn, sub_hash(get_digest_sum(conn), old[0]))
+    conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608
+    if kind == "recordings":
+        conn.execute("DELETE FROM recording_chunks WHERE recording_id = ?", (item_id,))
+    conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)",
+                 (kind, item_id, next_seq(conn)))
+    return True
+
+
+@dataclass
+class RecordingWritten:
+    id: str
+    size: int
+    sha256: str
+
+
+class SiteStore:
+    """The site data of one appliance, written only through here (API, seed and sync alike)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- settings -------------------------------------------------------------------------------------------
+    def get_setting(self, key: str) -> Any | None:
+        row = self.db.connect().execute("SELECT value FROM site_settings WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.db.write() as conn:
+            upsert_rows(conn, "site_settings", [(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())])
+
+    # -- users and sessions ---------------------------------------------------------------------------------
+    def add_user(self, user_id: str, name: str, email: str, role: str) -> None:
+        with self.db.write() as conn:
+            upsert_rows(conn, "users", [(user_id, name, email, role)])
+
+    def add_sessions(self, rows: list[tuple[Any, ...]]) -> None:
+        with self.db.write() as conn:
+            upsert_rows(conn, "sessions", rows)
+
+    def delete(self, kind: str, item_id: str) -> bool:
+        with self.db.write() as conn:
+            return delete_row(conn, kind, item_id)
+
+    # -- recordings -----------------------------------------------------------------------------------------
+    def write_recording(self, chunks: Iterable[bytes], recording_id: str | None = None) -> RecordingWritten:
+        """Stream a recording into the store in CHUNK_SIZE pieces; it becomes visible only once complete."""
+        rid = recording_id or uuid.uuid4().hex
+        sha = hashlib.sha256()
+        size = 0
+        idx = 0
+        buf = bytearray()
+        def flush(piece: bytes) -> None:
+            nonlocal idx
+            with self.db.write() as wconn:
+                wconn.execute("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) VALUES (?, ?, ?)",
+                              (rid, idx, piece))
+            idx += 1
+
+        for data in chunks:
+            sha.update(data)
+            size += len(data)
+            buf += data
+            while len(buf) >= CHUNK_SIZE:
+                flush(bytes(buf[:CHUNK_SIZE]))
+                del buf[:CHUNK_SIZE]
+        if buf or idx == 0:
+            flush(bytes(buf))
+        with self.db.write() as wconn:
+            upsert_rows(wconn, "recordings", [(rid, size, sha.hexdigest(), CHUNK_SIZE)])
+        return RecordingWritten(rid, size, sha.hexdigest())
+
+    def read_recording(self, recording_id: str, from_chunk: int = 0) -> Iterator[bytes]:
+        """Yield a recording's chunks one by one (never the whole recording in memory)."""
+        conn = self.db.connect()
+        idx = from_chunk
+        while True:
+            row = conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx = ?",
+                               (recording_id, idx)).fetchone()
+            if row is None:
+                return
+            yield bytes(row[0])
+            idx += 1
+
+    # -- digest ---------------------------------------------------------------------------------------------
+    def digest(self) -> SiteDigest:
+        with self.db.read() as conn:
+            return digest_in(conn)
+
+    def last_seq(self) -> int:
+        return int(meta_get(self.db.connect(), "last_seq", "0"))
+
+
+def digest_in(conn: sqlite3.Connection) -> SiteDigest:
+    def count(sql: str) -> int:
+        return int(conn.execute(sql).fetchone()[0] or 0)
+
+    return SiteDigest(
+        sessions=count("SELECT COUNT(*) FROM sessions"),
+        recordings=count("SELECT COUNT(*) FROM recordings"),
+        recording_bytes=count("SELECT SUM(size) FROM recordings"),
+        users=count("SELECT COUNT(*) FROM users"),
+        settings=count("SELECT COUNT(*) FROM site_settings"),
+        sha256=digest_hex(get_digest_sum(conn)),
+        seq=int(meta_get(conn, "last_seq", "0")),
+    )

@@ -1,0 +1,350 @@
+"""Typed models of the agent's HTTPS API (issue #2 and on). Field names are a public contract: add, never rename."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "AgentInfo",
+    "EmailConfig",
+    "EmailConfigUpdate",
+    "EmailSecurity",
+    "EmailTestResult",
+    "Endpoint",
+    "ErrorBody",
+    "Event",
+    "EventType",
+    "FailoverSettings",
+    "FailoverSettingsUpdate",
+    "GeneratedKey",
+    "Health",
+    "KeyFingerprint",
+    "KeyUpdate",
+    "PeerSummary",
+    "RelationshipInfo",
+    "RelationshipRequest",
+    "Role",
+    "RoleRequest",
+    "RoleResult",
+    "SharedAddress",
+    "SiteDigest",
+    "SyncProgress",
+    "SyncReport",
+    "SyncStartResult",
+    "SyncStatus",
+    "is_valid_host",
+]
+
+
+class Role(StrEnum):
+    STANDALONE = "standalone"
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+class SyncStatus(StrEnum):
+    NEVER = "never"
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+
+
+class EmailSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class EventType(StrEnum):
+    AGENT_STARTED = "agent_started"
+    ROLE_CHANGED = "role_changed"
+    RELATIONSHIP_ESTABLISHED = "relationship_established"
+    RELATIONSHIP_BROKEN = "relationship_broken"
+    SYNC_STARTED = "sync_started"
+    SYNC_PROGRESS = "sync_progress"
+    SYNC_FINISHED = "sync_finished"
+    SYNC_FAILED = "sync_failed"
+    PRIMARY_LOST = "primary_lost"
+    PRIMARY_RECOVERED = "primary_recovered"
+    COUNTDOWN = "countdown"
+    AWAITING_MANUAL_FAILOVER = "awaiting_manual_failover"
+    TAKEOVER = "takeover"
+    TAKEOVER_STEP = "takeover_step"
+    DEMOTED = "demoted"
+    SPLIT_BRAIN_DATA_KEPT = "split_brain_data_kept"
+    NO_PULL_ALERT = "no_pull_alert"
+    PULLS_RESUMED = "pulls_resumed"
+    SETTINGS_CHANGED = "settings_changed"
+    EMAIL_CHANGED = "email_changed"
+    KEY_CHANGED = "key_changed"
+    MAIL_SENT = "mail_sent"
+    MAIL_FAILED = "mail_failed"
+    SITE_CHANGED = "site_changed"
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def is_valid_host(value: str) -> bool:
+    """A host name (RFC 1123) or an IPv4/IPv6 address; the console validates with this too, as the user types."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return bool(_HOSTNAME.match(value))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Strict(BaseModel):
+    """Request bodies: unknown fields are refused, so a typo in a script is an error rather than a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Model):
+    detail: str
+    category: str | None = None
+
+
+class AgentInfo(_Model):
+    """What `pa-agent info DATA_DIR --json` prints."""
+
+    name: str
+    listen: str | None
+    fingerprint_sha256: str
+    cert_path: str
+    api_token: str
+    data_dir: str | None = None
+
+
+class Endpoint(_Strict):
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(ge=1, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if not is_valid_host(value):
+            raise ValueError("must be a host name or an IP address")
+        return value
+
+
+class RelationshipRequest(_Strict):
+    backup: Endpoint
+    reverse: Endpoint
+
+
+class PeerSummary(_Model):
+    name: str
+    host: str
+    port: int
+    fingerprint_sha256: str
+
+
+class RelationshipInfo(_Model):
+    role: Role
+    established_at: datetime
+    peer: PeerSummary
+    detail: str | None = None
+
+
+class Health(_Model):
+    name: str
+    version: str
+    role: Role
+    relationship_established: bool
+    sync_enabled: bool
+    last_sync_at: datetime | None
+    last_sync_status: SyncStatus
+    primary_reachable: bool | None
+    failover_in_s: float | None
+    epoch: int
+    # Additions beyond the contract.
+    schema_version: int = 0
+    fingerprint_sha256: str | None = None
+    key_fingerprint: str | None = None
+    peer: PeerSummary | None = None
+    awaiting_manual_failover: bool = False
+    auto_failover: bool = False
+    last_sync: SyncReport | None = None
+    sync_progress: SyncProgress | None = None
+    serving_shared_address: bool = False
+
+
+class KeyFingerprint(_Model):
+    fingerprint: str
+
+
+class KeyUpdate(_Strict):
+    key: str = Field(min_length=32, max_length=256)
+
+
+class GeneratedKey(_Model):
+    key: str
+    fingerprint: str
+
+
+class EmailConfig(_Model):
+    host: str = ""
+    port: int = 25
+    security: EmailSecurity = EmailSecurity.NONE
+    username: str = ""
+    password_set: bool = False
+    sender: str = ""
+    recipients: list[str] = Field(default_factory=list)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class EmailConfigUpdate(_Strict):
+    host: str = Field(default="", max_length=253)
+    port: int = Field(default=25, ge=1, le=65535)
+    security: EmailSecurity = EmailSecurity.NONE
+    username: str = Field(default="", max_length=256)
+    # None keeps the stored password; "" clears it. Write-only: never returned.
+    password: str | None = Field(default=None, max_length=1024)
+    sender: str = Field(default="", max_length=320)
+    recipients: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if value and not is_valid_host(value):
+            raise ValueError("must be a host name or an IP address")
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _EMAIL.match(value):
+            raise ValueError("must be an email address such as pa@example.com")
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, values: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in values if v.strip()]
+        for v in cleaned:
+            if not _EMAIL.match(v):
+                raise ValueError(f"{v!r} is not an email address")
+        return cleaned
+
+
+class EmailTestResult(_Model):
+    ok: bool
+    code: int | None = None
+    message: str
+
+
+class SiteDigest(_Model):
+    sessions: int
+    recordings: int
+    recording_bytes: int
+    sha256: str
+    users: int = 0
+    settings: int = 0
+    seq: int = 0
+
+
+class Event(_Model):
+    id: int
+    ts: datetime
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class SharedAddress(_Strict):
+    driver: Literal["loopback", "iproute2"] = "loopback"
+    address: str
+    port: int = Field(default=8443, ge=1, le=65535)
+    interface: str | None = Field(default=None, max_length=15)
+    prefix_len: int = Field(default=24, ge=1, le=128)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError as exc:
+            raise ValueError("must be an IP address such as 10.0.0.100") from exc
+
+
+class FailoverSettings(_Model):
+    pull_interval_s: float = Field(default=300, ge=1, le=86_400)
+    first_sync_delay_s: float = Field(default=60, ge=0, le=86_400)
+    sync_enabled: bool = True
+    primary_timeout_s: float = Field(default=300, ge=2, le=86_400)
+    no_pull_alert_s: float = Field(default=3_600, ge=1, le=30 * 86_400)
+    auto_failover: bool = False
+    shared_address: SharedAddress | None = None
+    probe_interval_s: float = Field(default=1.0, ge=0.1, le=60)
+
+
+class FailoverSettingsUpdate(_Strict):
+    """PUT body: every field optional; what is left out keeps its value. `shared_address: null` removes it."""
+
+    pull_interval_s: float | None = Field(default=None, ge=1, le=86_400)
+    first_sync_delay_s: float | None = Field(default=None, ge=0, le=86_400)
+    sync_enabled: bool | None = None
+    primary_timeout_s: float | None = Field(default=None, ge=2, le=86_400)
+    no_pull_alert_s: float | None = Field(default=None, ge=1, le=30 * 86_400)
+    auto_failover: bool | None = None
+    shared_address: SharedAddress | None = None
+    probe_interval_s: float | None = Field(default=None, ge=0.1, le=60)
+
+
+class RoleRequest(_Strict):
+    role: Literal["primary", "backup"]
+    sync_first: bool = False
+    force: bool = False
+
+
+class RoleResult(_Model):
+    role: Role
+    epoch: int
+    detail: str
+
+
+class SyncProgress(_Model):
+    phase: str
+    rows_done: int = 0
+    rows_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    rate_bps: float = 0.0
+    eta_s: float | None = None
+
+
+class SyncReport(_Model):
+    status: SyncStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    rows_moved: int = 0
+    bytes_moved: int = 0
+    duration_s: float = 0.0
+    digest_ok: bool | None = None
+    primary_digest: str | None = None
+    backup_digest: str | None = None
+    error: str | None = None
+    resumed: bool = False
+
+
+class SyncStartResult(_Model):
+    started: bool
+    detail: str
+
+
+Health.model_rebuild()

@@ -1,0 +1,1 @@
+"""The desktop console: an API client, Qt-free view state and services, and Qt views on top."""

@@ -1,0 +1,160 @@
+"""Is the pair fit for failover? Computed in the console from both appliances' health, settings and keys."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pa_console.console.fingerprints import same_fingerprint
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.picture import behind_threshold_s
+from pa_console.console.state.status import ConnectionStatus
+from pa_console.protocol.models import Role, SharedAddress, SyncStatus
+
+
+@dataclass(frozen=True)
+class ReadinessItem:
+    key: str
+    title: str
+    ok: bool | None  # None: cannot tell (yet)
+    detail: str
+
+
+@dataclass(frozen=True)
+class Readiness:
+    items: tuple[ReadinessItem, ...]
+
+    @property
+    def ready(self) -> bool:
+        return all(item.ok is True for item in self.items)
+
+    def failing(self) -> list[ReadinessItem]:
+        return [item for item in self.items if item.ok is not True]
+
+
+def _keys(a: ApplianceState, b: ApplianceState | None) -> ReadinessItem:
+    title = "Inter-Appliance keys match"
+    if b is None or not a.key_fingerprint or not b.key_fingerprint:
+        return ReadinessItem("keys", title, None, "Add both appliances to the console to compare their keys.")
+    if same_fingerprint(a.key_fingerprint, b.key_fingerprint):
+        return ReadinessItem("keys", title, True, "Both appliances hold the same key.")
+    return ReadinessItem(
+        "keys", title, False, "The keys differ; set the same key on both on the Security page."
+    )
+
+
+def _versions(a: ApplianceState, b: ApplianceState | None) -> ReadinessItem:
+    title = "Product versions match"
+    if b is None or a.health is None or b.health is None:
+        return ReadinessItem("versions", title, None, "The versions of both appliances are not known yet.")
+    ha, hb = a.health, b.health
+    if ha.version == hb.version and ha.schema_version == hb.schema_version:
+        return ReadinessItem("versions", title, True, f"Both run version {ha.version}.")
+    return ReadinessItem(
+        "versions",
+        title,
+        False,
+        f"{a.name} runs {ha.version}, {b.name} runs {hb.version}; upgrade one of them.",
+    )
+
+
+def _last_sync(backup: ApplianceState | None, now: datetime) -> ReadinessItem:
+    title = "Last sync recent and good"
+    if backup is None or backup.health is None:
+        return ReadinessItem("sync", title, None, "The backup is not known yet.")
+    health = backup.health
+    if health.last_sync_status == SyncStatus.FAILED:
+        reason = backup.last_report.error if backup.last_report is not None else None
+        return ReadinessItem("sync", title, False, f"The last sync failed: {reason or 'see the timeline'}.")
+    if health.last_sync_at is None:
+        return ReadinessItem("sync", title, False, "The backup has never synchronised; press Sync Now.")
+    last = health.last_sync_at if health.last_sync_at.tzinfo else health.last_sync_at.replace(tzinfo=UTC)
+    age = (now - last).total_seconds()
+    if age > behind_threshold_s(backup):
+        return ReadinessItem(
+            "sync", title, False, f"The last good sync is {int(age // 60)} min old; press Sync Now."
+        )
+    return ReadinessItem("sync", title, True, f"Last sync {int(age)} s ago, finished well.")
+
+
+def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def shared_subnet_problem(shared: SharedAddress, hosts: list[str]) -> str | bool | None:
+    """None: fine; a sentence: the problem; False: cannot tell (host names rather than addresses)."""
+    address = ipaddress.ip_address(shared.address)
+    if shared.driver == "loopback":
+        if not address.is_loopback:
+            return "The loopback driver needs an address in 127.0.0.0/8."
+        return None
+    network = ipaddress.ip_network(f"{address}/{shared.prefix_len}", strict=False)
+    ips = [_host_ip(h) for h in hosts]
+    if any(ip is None for ip in ips):
+        return False
+    outside = [h for h, ip in zip(hosts, ips, strict=True) if ip not in network]
+    if outside:
+        return f"{', '.join(outside)} is not in {network}; the shared address must be in a subnet both share."
+    return None
+
+
+def _shared_address(primary: ApplianceState, backup: ApplianceState | None) -> ReadinessItem:
+    title = "Shared address set, identical and in a shared subnet"
+    if backup is None or backup.settings is None or primary.settings is None:
+        return ReadinessItem(
+            "shared", title, None, "The failover settings of both appliances are not known yet."
+        )
+    sa, sb = primary.settings.shared_address, backup.settings.shared_address
+    if sb is None:
+        return ReadinessItem("shared", title, False, f"No shared address is set on {backup.name}.")
+    if sa is not None and (sa.address, sa.port) != (sb.address, sb.port):
+        return ReadinessItem(
+            "shared",
+            title,
+            False,
+            f"{primary.name} uses {sa.address}:{sa.port}, {backup.name} {sb.address}:{sb.port}.",
+        )
+    problem = shared_subnet_problem(sb, [primary.ref.host, backup.ref.host])
+    if problem is False:
+        return ReadinessItem(
+            "shared", title, None, f"{sb.address} is set; the console cannot check the subnet."
+        )
+    if isinstance(problem, str):
+        return ReadinessItem("shared", title, False, problem)
+    return ReadinessItem("shared", title, True, f"{sb.address}:{sb.port} ({sb.driver}).")
+
+
+def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> ReadinessItem:
+    title = "Peer reachable"
+    if backup is None or backup.health is None:
+        return ReadinessItem("peer", title, None, "The backup is not known yet.")
+    if backup.health.primary_reachable is False:
+        return ReadinessItem("peer", title, False, f"{backup.name} cannot reach the primary.")
+    if primary.status != ConnectionStatus.ONLINE:
+        return ReadinessItem("peer", title, False, f"The console cannot reach {primary.name}.")
+    return ReadinessItem("peer", title, True, "Both appliances answer.")
+
+
+def check_readiness(
+    selected: ApplianceState, peer: ApplianceState | None, *, now: datetime | None = None
+) -> Readiness:
+    now = now or datetime.now(UTC)
+    primary, backup = selected, peer
+    if selected.role == Role.BACKUP:
+        primary, backup = (peer, selected) if peer is not None else (selected, selected)
+    assert primary is not None
+    if backup is primary:
+        backup = None if selected.role != Role.BACKUP else selected
+    return Readiness(
+        (
+            _keys(selected, peer),
+            _versions(selected, peer),
+            _last_sync(backup, now),
+            _shared_address(primary, backup),
+            _peer_reachable(primary, backup),
+        )
+    )

@@ -1,0 +1,201 @@
+"""The timeline: the events of both appliances, merged by time, filtered, exportable as CSV or JSON."""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pa_console.console.state.formatting import human_bytes, human_duration
+from pa_console.console.state.observable import Signal
+from pa_console.protocol.models import Event, EventType
+
+CATEGORIES: dict[str, frozenset[str]] = {
+    "relationship": frozenset({EventType.RELATIONSHIP_ESTABLISHED, EventType.RELATIONSHIP_BROKEN}),
+    "sync": frozenset({EventType.SYNC_STARTED, EventType.SYNC_FINISHED, EventType.SYNC_FAILED}),
+    "failover": frozenset(
+        {
+            EventType.PRIMARY_LOST,
+            EventType.PRIMARY_RECOVERED,
+            EventType.COUNTDOWN,
+            EventType.AWAITING_MANUAL_FAILOVER,
+            EventType.TAKEOVER,
+            EventType.TAKEOVER_STEP,
+            EventType.DEMOTED,
+            EventType.ROLE_CHANGED,
+            EventType.SPLIT_BRAIN_DATA_KEPT,
+        }
+    ),
+    "settings": frozenset(
+        {EventType.SETTINGS_CHANGED, EventType.EMAIL_CHANGED, EventType.KEY_CHANGED, EventType.SITE_CHANGED}
+    ),
+    "mail": frozenset(
+        {EventType.MAIL_SENT, EventType.MAIL_FAILED, EventType.NO_PULL_ALERT, EventType.PULLS_RESUMED}
+    ),
+}
+# Countdown ticks come every second; the timeline keeps the first and those at these marks.
+COUNTDOWN_MARKS = (600, 300, 120, 60, 30, 10, 5, 0)
+
+
+def category_of(event_type: str) -> str:
+    for name, types in CATEGORIES.items():
+        if event_type in types:
+            return name
+    return "other"
+
+
+def summarize(event: Event) -> str:
+    """One line a person reads in the timeline."""
+    d = event.data
+    t = event.type
+    if t == EventType.SYNC_FINISHED:
+        return (
+            f"Sync finished: {d.get('rows_moved', 0)} rows, {human_bytes(float(d.get('bytes_moved', 0)))} "
+            f"in {human_duration(float(d.get('duration_s', 0)))}"
+            + ("" if d.get("digest_ok") is not False else " · DIGESTS DIFFER")
+        )
+    if t == EventType.SYNC_FAILED:
+        return f"Sync failed: {d.get('error') or 'no reason given'}"
+    if t == EventType.COUNTDOWN:
+        action = "automatic failover" if d.get("auto_failover") else "manual failover needed"
+        return f"Countdown: {human_duration(_float(d.get('failover_in_s')))} left ({action})"
+    if t == EventType.ROLE_CHANGED:
+        return f"Role changed to {d.get('role', '?')} (epoch {d.get('epoch', '?')})"
+    for key in ("detail", "message", "reason"):
+        if isinstance(d.get(key), str):
+            return f"{t.replace('_', ' ').capitalize()}: {d[key]}"
+    return t.replace("_", " ").capitalize()
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    appliance: str
+    event: Event
+
+    @property
+    def ts(self) -> datetime:
+        return self.event.ts
+
+    @property
+    def category(self) -> str:
+        return category_of(self.event.type)
+
+    @property
+    def summary(self) -> str:
+        return summarize(self.event)
+
+
+def _order(entry: TimelineEntry) -> tuple[datetime, int]:
+    return (entry.ts, entry.event.id)
+
+
+class TimelineModel:
+    """Keeps the significant events of several appliances; `changed` fires when entries or filters change."""
+
+    def __init__(self, keep: int = 20_000) -> None:
+        self._entries: list[TimelineEntry] = []
+        self._keys: set[tuple[str, int]] = set()
+        self._keep = keep
+        self.categories: set[str] = {*CATEGORIES, "other"}
+        self.appliances: set[str] | None = None  # None: all
+        self.text = ""
+        self.changed: Signal[None] = Signal()
+
+    @staticmethod
+    def significant(event: Event) -> bool:
+        if event.type == EventType.SYNC_PROGRESS:
+            return False
+        if event.type == EventType.COUNTDOWN:
+            left = _float(event.data.get("failover_in_s"))
+            return left is None or any(abs(left - mark) < 0.5 for mark in COUNTDOWN_MARKS)
+        return True
+
+    def add(self, appliance: str, events: Iterable[Event]) -> None:
+        added = False
+        for event in events:
+            key = (appliance, event.id)
+            if key in self._keys or not self.significant(event):
+                continue
+            self._keys.add(key)
+            entry = TimelineEntry(appliance, event)
+            if self._entries and _order(entry) < _order(self._entries[-1]):
+                bisect.insort(self._entries, entry, key=_order)
+            else:
+                self._entries.append(entry)
+            added = True
+        if added:
+            if len(self._entries) > self._keep:
+                for gone in self._entries[: len(self._entries) - self._keep]:
+                    self._keys.discard((gone.appliance, gone.event.id))
+                del self._entries[: len(self._entries) - self._keep]
+            self.changed.emit(None)
+
+    def set_filter(
+        self,
+        *,
+        categories: set[str] | None = None,
+        appliances: set[str] | None = None,
+        text: str | None = None,
+    ) -> None:
+        if categories is not None:
+            self.categories = set(categories)
+        self.appliances = appliances
+        if text is not None:
+            self.text = text
+        self.changed.emit(None)
+
+    def visible(self) -> list[TimelineEntry]:
+        needle = self.text.strip().lower()
+        return [
+            e
+            for e in self._entries
+            if e.category in self.categories
+            and (self.appliances is None or e.appliance in self.appliances)
+            and (not needle or needle in e.summary.lower() or needle in e.event.type)
+        ]
+
+    def all_entries(self) -> list[TimelineEntry]:
+        return list(self._entries)
+
+    @staticmethod
+    def _record(entry: TimelineEntry) -> dict[str, Any]:
+        return {
+            "time": entry.ts.isoformat(),
+            "appliance": entry.appliance,
+            "id": entry.event.id,
+            "type": entry.event.type,
+            "category": entry.category,
+            "summary": entry.summary,
+            "data": entry.event.data,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps([self._record(e) for e in self.visible()], indent=2, default=str)
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["time", "appliance", "id", "type", "category", "summary", "data"])
+        for entry in self.visible():
+            r = self._record(entry)
+            writer.writerow(
+                [
+                    r["time"],
+                    r["appliance"],
+                    r["id"],
+                    r["type"],
+                    r["category"],
+                    r["summary"],
+                    json.dumps(r["data"]),
+                ]
+            )
+        return out.getvalue()

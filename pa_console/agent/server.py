@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -38,6 +42,24 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after a graceful stop (exit status -15); a clean stop should exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        self.should_exit = True
+
+
 def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -63,7 +85,7 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
                             log_config=None, access_log=False, lifespan="on",
                             # Event streams never end by themselves; don't let them hold up a stop.
                             timeout_graceful_shutdown=3)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     tmp = data_dir.listen.with_suffix(".tmp")
     tmp.write_text(json.dumps({"listen": listen, "pid": os.getpid()}))
     os.replace(tmp, data_dir.listen)

@@ -35,22 +35,25 @@ class Coalescer(Generic[T]):
         self._pending: T | None = None
         self._has_pending = False
         self._handle: Any = None
+        self._scheduled = False
 
     def offer(self, value: T) -> None:
         now = self._clock()
-        if self._handle is None and (self._last is None or now - self._last >= self._interval):
+        if not self._scheduled and (self._last is None or now - self._last >= self._interval):
             self._emit(value, now)
             return
         self._pending = value
         self._has_pending = True
-        if self._handle is None:
+        if not self._scheduled:
             assert self._last is not None
             delay = max(0.0, self._interval - (now - self._last))
+            self._scheduled = True
             self._handle = self._schedule(delay, self.flush)
 
     def flush(self) -> None:
         """Deliver the held value now (if any)."""
         self._handle = None
+        self._scheduled = False
         if self._has_pending:
             value = self._pending
             self._pending = None
@@ -62,6 +65,7 @@ class Coalescer(Generic[T]):
         if self._handle is not None and hasattr(self._handle, "cancel"):
             self._handle.cancel()
         self._handle = None
+        self._scheduled = False
         self._pending = None
         self._has_pending = False
 

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pa_console.console.state.readiness import check_readiness
+from pa_console.protocol.models import FailoverSettings, SharedAddress
+
+from .factories import pair
+
+
+def _items(primary, backup):  # type: ignore[no-untyped-def]
+    return {i.key: i for i in check_readiness(primary, backup).items}
+
+
+def test_ready_pair() -> None:
+    primary, backup = pair()
+    shared = SharedAddress(driver="loopback", address="127.0.0.50", port=9443)
+    primary.set_settings(FailoverSettings(shared_address=shared))
+    backup.set_settings(FailoverSettings(shared_address=shared))
+    readiness = check_readiness(primary, backup)
+    assert readiness.ready, readiness.failing()
+    # The same answer whichever side is selected.
+    assert check_readiness(backup, primary).ready
+
+
+def test_each_problem_is_named() -> None:
+    primary, backup = pair(last_sync_at=datetime.now(UTC) - timedelta(hours=2))
+    backup.set_key_fingerprint("bb" * 32)
+    backup.set_health(backup.health.model_copy(update={"version": "9.9", "primary_reachable": False}))  # type: ignore[union-attr]
+    backup.set_settings(FailoverSettings(shared_address=SharedAddress(driver="iproute2", address="10.9.0.5")))
+    items = _items(primary, backup)
+    assert items["keys"].ok is False and "Security" in items["keys"].detail
+    assert items["versions"].ok is False and "9.9" in items["versions"].detail
+    assert items["sync"].ok is False and "min old" in items["sync"].detail
+    assert items["shared"].ok is False and "10.9.0.0/24" in items["shared"].detail
+    assert items["peer"].ok is False
+    assert not check_readiness(primary, backup).ready
+
+
+def test_unknown_peer_is_not_ready_but_not_failed() -> None:
+    primary, _ = pair()
+    items = _items(primary, None)
+    assert items["keys"].ok is None
+    assert not check_readiness(primary, None).ready
+
+
+def test_loopback_driver_needs_loopback_address() -> None:
+    primary, backup = pair()
+    backup.set_settings(FailoverSettings(shared_address=SharedAddress(driver="loopback", address="10.0.0.1")))
+    assert "127.0.0.0/8" in _items(primary, backup)["shared"].detail

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pa_console.console.state.appliance import ApplianceRef, ApplianceState
+from pa_console.console.state.pairs import group_appliances
+from pa_console.console.state.picture import build_picture
+from pa_console.console.state.progress import Coalescer
+from pa_console.console.state.status import ConnectionStatus, LinkState
+from pa_console.protocol.models import Role, SyncProgress, SyncStatus
+
+from .factories import FakeClock, appliance, event, pair
+
+
+def test_changed_signal_names_what_changed() -> None:
+    state = ApplianceState(ApplianceRef("x", "x", "h", 1, "ff"))
+    seen: list[str] = []
+    state.changed.connect(seen.append)
+    state.set_status(ConnectionStatus.OFFLINE, "down")
+    state.set_status(ConnectionStatus.OFFLINE, "down")  # no change, no event
+    assert seen == ["status"]
+    assert state.status_detail == "down"
+
+
+def test_countdown_event_sets_deadline_that_ticks_down() -> None:
+    clock = FakeClock()
+    _, backup = pair(clock)
+    backup.apply_event(event("countdown", failover_in_s=30, auto_failover=True))
+    assert backup.countdown_left() == 30
+    clock.advance(12)
+    assert backup.countdown_left() == 18
+    assert backup.health is not None and backup.health.primary_reachable is False
+    backup.apply_event(event("primary_recovered"))
+    assert backup.countdown_left() is None
+
+
+def test_sync_events_update_status_and_report() -> None:
+    _, backup = pair()
+    backup.apply_event(event("sync_started"))
+    assert backup.health is not None and backup.health.last_sync_status == SyncStatus.RUNNING
+    progress = backup.apply_event(event("sync_progress", phase="recordings", bytes_done=5, bytes_total=10))
+    assert progress == SyncProgress(phase="recordings", bytes_done=5, bytes_total=10)
+    backup.apply_event(
+        event("sync_failed", status="failed", started_at=datetime.now(UTC).isoformat(), error="disk full")
+    )
+    assert backup.health.last_sync_status == SyncStatus.FAILED
+    assert backup.last_report is not None and backup.last_report.error == "disk full"
+    assert backup.progress is None
+
+
+def test_takeover_makes_primary_and_stops_countdown() -> None:
+    _, backup = pair()
+    backup.apply_event(event("countdown", failover_in_s=1, auto_failover=True))
+    backup.apply_event(event("takeover", epoch=7))
+    assert backup.role == Role.PRIMARY
+    assert backup.health is not None and backup.health.epoch == 7
+    assert backup.countdown_left() is None
+
+
+def test_pairs_group_by_peer_and_order_primary_first() -> None:
+    primary, backup = pair()
+    lone = appliance("gamma", 1003)
+    groups = group_appliances([backup, lone, primary])
+    assert [tuple(s.name for s in g.members) for g in groups] == [("alpha", "beta"), ("gamma",)]
+    assert groups[0].is_pair and not groups[1].is_pair
+
+
+def test_picture_link_states() -> None:
+    primary, backup = pair()
+    assert build_picture(primary, backup).link == LinkState.IN_SYNC
+    stale = datetime.now(UTC) - timedelta(minutes=30)
+    backup.set_health(backup.health.model_copy(update={"last_sync_at": stale}))  # type: ignore[union-attr]
+    picture = build_picture(primary, backup)
+    assert picture.link == LinkState.BEHIND and picture.behind_minutes == 30
+    assert "30 min" in picture.link_label
+    backup.apply_event(event("sync_started"))
+    assert build_picture(primary, backup).link == LinkState.SYNCING
+    backup.apply_event(event("sync_failed", status="failed", started_at=stale.isoformat(), error="peer gone"))
+    broken = build_picture(backup, primary)
+    assert broken.link == LinkState.BROKEN and "peer gone" in broken.link_label
+    backup.apply_event(event("countdown", failover_in_s=42, auto_failover=False))
+    lost = build_picture(primary, backup)
+    assert lost.link == LinkState.PRIMARY_LOST and "42 s" in lost.link_label
+    assert lost.left.name == "alpha" and lost.right is not None and lost.right.role == "backup"
+
+
+def test_picture_without_relationship() -> None:
+    lone = appliance("gamma", 1003)
+    picture = build_picture(lone, None)
+    assert picture.link == LinkState.NONE and picture.right is None
+
+
+def test_coalescer_passes_first_then_latest_per_interval() -> None:
+    clock = FakeClock()
+    delivered: list[int] = []
+    scheduled: list[tuple[float, object]] = []
+    coalescer: Coalescer[int] = Coalescer(
+        delivered.append, lambda d, cb: scheduled.append((d, cb)), interval=0.25, clock=clock
+    )
+    coalescer.offer(1)
+    for value in range(2, 50):
+        clock.advance(0.01)
+        coalescer.offer(value)
+    assert delivered == [1]
+    assert len(scheduled) == 1 and abs(scheduled[0][0] - 0.24) < 1e-9
+    clock.advance(0.3)
+    coalescer.flush()
+    assert delivered == [1, 49]
+    clock.advance(1)
+    coalescer.offer(50)
+    assert delivered == [1, 49, 50]
+    coalescer.offer(51)
+    coalescer.cancel()
+    assert delivered == [1, 49, 50]

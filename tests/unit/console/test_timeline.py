@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+from pa_console.console.state.timeline import TimelineModel
+
+from .factories import event
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_merges_by_time_skips_noise_and_duplicates() -> None:
+    model = TimelineModel()
+    changes: list[None] = []
+    model.changed.connect(changes.append)
+    model.add("alpha", [event("relationship_established", id=1, ts=T0), event("sync_progress", id=2, ts=T0)])
+    model.add(
+        "beta", [event("sync_finished", id=1, ts=T0 + timedelta(seconds=5), rows_moved=3, bytes_moved=2048)]
+    )
+    model.add("alpha", [event("countdown", id=3, ts=T0 + timedelta(seconds=2), failover_in_s=59)])
+    model.add("alpha", [event("countdown", id=4, ts=T0 + timedelta(seconds=3), failover_in_s=60)])
+    model.add("alpha", [event("relationship_established", id=1, ts=T0)])  # duplicate
+    entries = model.visible()
+    assert [(e.appliance, e.event.type) for e in entries] == [
+        ("alpha", "relationship_established"),
+        ("alpha", "countdown"),
+        ("beta", "sync_finished"),
+    ]
+    assert "3 rows, 2.0 KiB" in entries[2].summary
+    assert len(changes) == 3
+
+
+def test_filter_and_export() -> None:
+    model = TimelineModel()
+    model.add("alpha", [event("sync_failed", id=1, ts=T0, error="disk full")])
+    model.add("beta", [event("takeover", id=1, ts=T0 + timedelta(seconds=1))])
+    model.set_filter(categories={"sync"})
+    assert [e.event.type for e in model.visible()] == ["sync_failed"]
+    model.set_filter(categories={"sync", "failover"}, appliances={"beta"})
+    assert [e.event.type for e in model.visible()] == ["takeover"]
+    model.set_filter(categories={"sync", "failover"}, text="disk")
+    rows = list(csv.reader(io.StringIO(model.to_csv())))
+    assert rows[0][:4] == ["time", "appliance", "id", "type"]
+    assert rows[1][1] == "alpha" and "disk full" in rows[1][5]
+    data = json.loads(model.to_json())
+    assert data == [
+        {
+            "time": T0.isoformat(),
+            "appliance": "alpha",
+            "id": 1,
+            "type": "sync_failed",
+            "category": "sync",
+            "summary": "Sync failed: disk full",
+            "data": {"error": "disk full"},
+        }
+    ]

@@ -80,7 +80,10 @@ def _candidates() -> list[Path]:
 
 
 def resources_root() -> Path:
-    """The folder that holds ``icons/`` and ``styles/``. Not cached: a few stat calls, and tests repoint it."""
+    """The folder that holds ``icons/`` and ``styles/``.
+
+    Not cached: it costs a few stat calls, and tests repoint it.
+    """
     candidates = _candidates()
     for candidate in candidates:
         if (candidate / _MARKER).is_file():
@@ -106,16 +109,16 @@ def icon_path(name: str) -> Path:
     if name not in ICON_NAMES:
         known = ", ".join(sorted(ICON_NAMES))
         raise UnknownIconError(f"unknown icon {name!r}; known icons: {known}")
-    path = resource_path("icons", f"{name}.svg") if name == APP_ICON else resource_path(
-        "icons", "status", f"{name}.svg"
-    )
+    # The app icon sits apart from status icons: packagers copy icons/ into hicolor without the status set.
+    parts = ("icons", f"{name}.svg") if name == APP_ICON else ("icons", "status", f"{name}.svg")
+    path = resource_path(*parts)
     if not path.is_file():
         raise ResourceNotFoundError(f"icon {name!r} is missing: {path}")
     return path
 
 
 def app_icon_png() -> Path:
-    """The 256 px PNG of the application icon, for places that cannot render SVG (window managers, installers)."""
+    """The 256 px PNG of the application icon, for places that cannot render SVG (installers, some WMs)."""
     path = resource_path("icons", f"{APP_ICON}-256.png")
     if not path.is_file():
         raise ResourceNotFoundError(f"application icon PNG is missing: {path}")

@@ -1,0 +1,1 @@
+"""failover (issue #4)."""

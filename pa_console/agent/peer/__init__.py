@@ -1,0 +1,1 @@
+"""Agent-to-agent: handshake, pinned client, peer API."""

@@ -1,0 +1,1 @@
+"""shared_ip (issue #4)."""

@@ -1,0 +1,1 @@
+"""Synchronisation: the primary's change feed, the backup's puller, staging and apply."""

@@ -5,9 +5,11 @@ Where the files live, in the order looked at:
    Only this place is used when frozen, so a spec that forgot the data fails loudly instead of finding a
    stray checkout.
 2. source checkout or editable install: ``<repo>/resources``, the top-level folder next to ``pa_console/``.
-3. installed wheel: ``pa_console/_resources``. The top-level folder is not a package, so ``pyproject.toml``
-   maps it into the package (``package-dir`` "pa_console._resources" = "resources") and lists its files as
-   package data; the wheel then carries the same tree under that name.
+3. installed wheel: ``pa_console/_resources``. In the repo that is a symlink to ``../resources``, so
+   setuptools sees it as a data-only package and copies the real files into the sdist and the wheel, given
+   ``"pa_console._resources" = ["**/*.svg", "**/*.png", "**/*.qss"]`` under
+   ``[tool.setuptools.package-data]``. (A checkout without symlinks, e.g. Windows with core.symlinks off,
+   still runs from step 2; only a wheel built there would lack them.)
 
 A folder counts as ours only if it holds ``icons/pa-console.svg``; a generic ``site-packages/resources``
 from some other distribution must not be picked up.

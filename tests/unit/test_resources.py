@@ -198,6 +198,13 @@ def test_missing_resources_name_the_places_looked(monkeypatch: pytest.MonkeyPatc
         resources.resources_root()
 
 
+def test_package_copy_is_the_repo_folder() -> None:
+    # The wheel gets resources/ through this link (see pa_console/resources.py); a copy would drift.
+    link = REPO / "pa_console" / "_resources"
+    assert link.is_symlink()
+    assert link.resolve() == (REPO / "resources").resolve()
+
+
 def test_resource_path_cannot_escape_the_folder() -> None:
     with pytest.raises(ValueError, match="escapes"):
         resource_path("..", "pyproject.toml")

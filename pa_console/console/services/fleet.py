@@ -47,6 +47,7 @@ class Fleet:
         self._client_factory = client_factory
         self._poll_interval = poll_interval
         self.states: dict[str, ApplianceState] = {}
+        self._shape: tuple[tuple[str, ...], ...] = ()
         self.monitors: dict[str, ApplianceMonitor] = {}
         # Fired when appliances are added/removed or a pair forms or breaks (the list regroups).
         self.changed: Signal[None] = Signal()
@@ -93,7 +94,10 @@ class Fleet:
 
     def _maybe_regroup(self, what: str) -> None:
         if what in ("health", "relationship"):
-            self.changed.emit(None)
+            shape = tuple(tuple(m.id for m in g.members) for g in self.groups())
+            if shape != self._shape:
+                self._shape = shape
+                self.changed.emit(None)
 
     def _start_monitor(self, entry: ApplianceEntry, state: ApplianceState, token: str) -> None:
         client = self._client_factory(entry.host, entry.port, token, entry.cert_pem)

@@ -1,0 +1,122 @@
+"""The appliance list: pairs as pairs, each appliance with its connection state at a glance."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.picture import build_picture
+from pa_console.console.views.theme import ICON_OF_LINK, ICON_OF_STATUS, status_icon
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ApplianceListView(QTreeWidget):
+    """Emits `selected(appliance_id)` when the user picks an appliance."""
+
+    selected = Signal(str)
+
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fleet = fleet
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._pairs: dict[str, tuple[QTreeWidgetItem, ApplianceState, ApplianceState]] = {}
+        self._watched: set[str] = set()
+        self.setHeaderLabels(["Appliance", "Role", "Status"])
+        self.setAccessibleName("Appliances")
+        self.setRootIsDecorated(True)
+        self.setUniformRowHeights(True)
+        self.itemSelectionChanged.connect(self._on_selection)
+        fleet.changed.connect(self._on_fleet_changed)
+        self.rebuild()
+
+    def _on_fleet_changed(self, _: None) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        current = self.current_id()
+        self.blockSignals(True)
+        self.clear()
+        self._items.clear()
+        self._pairs.clear()
+        for group in self._fleet.groups():
+            parent: QTreeWidget | QTreeWidgetItem = self
+            if group.is_pair:
+                primary, backup = group.members
+                pair_item = QTreeWidgetItem(self, [group.title, "pair", ""])
+                pair_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self._pairs[primary.id] = self._pairs[backup.id] = (pair_item, primary, backup)
+                self._fill_pair(primary.id)
+                parent = pair_item
+            for state in group.members:
+                item = QTreeWidgetItem(parent)
+                item.setData(0, ID_ROLE, state.id)
+                self._items[state.id] = item
+                self._fill(state)
+                self._watch(state)
+            if isinstance(parent, QTreeWidgetItem):
+                parent.setExpanded(True)
+        for column in range(3):
+            self.resizeColumnToContents(column)
+        self.blockSignals(False)
+        if current in self._items:
+            self.setCurrentItem(self._items[current])
+
+    def _watch(self, state: ApplianceState) -> None:
+        if state.id in self._watched:
+            return
+        self._watched.add(state.id)
+
+        def on_change(what: str) -> None:
+            self._on_state(state, what)
+
+        state.changed.connect(on_change)
+
+    def _on_state(self, state: ApplianceState, what: str) -> None:
+        if what in ("status", "health", "sync", "countdown", "progress"):
+            self._fill(state)
+            self._fill_pair(state.id)
+
+    def _fill_pair(self, appliance_id: str) -> None:
+        if appliance_id not in self._pairs:
+            return
+        item, primary, backup = self._pairs[appliance_id]
+        picture = build_picture(primary, backup)
+        item.setText(2, picture.link_label)
+        icon = ICON_OF_LINK.get(picture.link)
+        item.setIcon(2, status_icon(icon) if icon else status_icon("connecting"))
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"Pair {item.text(0)}: {picture.link_label}")
+
+    def _fill(self, state: ApplianceState) -> None:
+        item = self._items.get(state.id)
+        if item is None:
+            return
+        item.setText(0, state.name)
+        item.setText(1, state.role.value if state.role else "?")
+        item.setText(2, state.status.label)
+        item.setIcon(0, status_icon(ICON_OF_STATUS[state.status]))
+        item.setToolTip(0, f"{state.ref.address}\n{state.status_detail}")
+        item.setToolTip(2, state.status_detail)
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{state.name}, {state.status.label}")
+
+    def current_id(self) -> str | None:
+        item = self.currentItem()
+        if item is None:
+            return None
+        value = item.data(0, ID_ROLE)
+        return str(value) if value else None
+
+    def select(self, appliance_id: str) -> None:
+        item = self._items.get(appliance_id)
+        if item is not None:
+            self.setCurrentItem(item)
+
+    def item_for(self, appliance_id: str) -> QTreeWidgetItem | None:
+        return self._items.get(appliance_id)
+
+    def _on_selection(self) -> None:
+        appliance_id = self.current_id()
+        if appliance_id:
+            self.selected.emit(appliance_id)

@@ -1,0 +1,214 @@
+"""Establish a failover relationship: backup details, reverse details, a key pre-check, errors by field."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pa_console.console.client.errors import AgentError
+from pa_console.console.fingerprints import same_fingerprint
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.widgets import (
+    button,
+    error_label,
+    hint_label,
+    host_problem,
+    line_edit,
+    port_box,
+    set_invalid,
+    set_role,
+    show_error,
+)
+from pa_console.protocol.models import Endpoint
+
+
+def field_of_error(exc: AgentError) -> str:
+    """Which part of the form an agent's error concerns: "backup", "reverse", "key" or "general"."""
+    if exc.field:
+        head = exc.field.split(".")[0]
+        if head in ("backup", "reverse"):
+            return head
+    text = exc.message.lower()
+    if "key" in text and ("differ" in text or "match" in text or "fingerprint" in text):
+        return "key"
+    if "reverse" in text or "reach the primary" in text or "back to" in text:
+        return "reverse"
+    if "backup" in text or "peer" in text:
+        return "backup"
+    return "general"
+
+
+class EndpointFields:
+    """Host and port of one side, validated as the user types."""
+
+    def __init__(self, title: str, what: str) -> None:
+        self.box = QGroupBox(title)
+        self.host = line_edit(f"{what} host", "host name or IP address")
+        self.port = port_box(f"{what} port")
+        self.error = error_label(f"{what} error")
+        # What the agent said about these details; cleared when the user edits them.
+        self.agent_error = error_label(f"{what} error from the appliance")
+        form = QFormLayout(self.box)
+        form.addRow("Host:", self.host)
+        form.addRow("Port:", self.port)
+        form.addRow(self.error)
+        form.addRow(self.agent_error)
+        self.host.textEdited.connect(self._edited)
+        self.port.valueChanged.connect(self._edited)
+
+    def _edited(self, *_: object) -> None:
+        show_error(self.agent_error, None)
+
+    def problem(self) -> str | None:
+        return host_problem(self.host.text())
+
+    def validate(self) -> bool:
+        problem = self.problem() if self.host.text() else None
+        set_invalid(self.host, problem is not None)
+        show_error(self.error, problem)
+        return self.host.text() != "" and problem is None
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(host=self.host.text().strip(), port=self.port.value())
+
+    def set(self, host: str, port: int) -> None:
+        self.host.setText(host)
+        self.port.setValue(port)
+
+
+class EstablishForm(QWidget):
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fleet = fleet
+        self._primary: ApplianceState | None = None
+        self._busy = False
+        self.pick = QComboBox()
+        self.pick.setAccessibleName("Fill backup details from an appliance in this console")
+        self.backup = EndpointFields("New Backup Site Connection Details", "Backup")
+        self.reverse = EndpointFields("Reverse Connection Details to this Primary Site", "Reverse")
+        self.key_check = QLabel()
+        self.key_check.setWordWrap(True)
+        self.key_check.setAccessibleName("Key check")
+        self.error = error_label("Establish error")
+        self.establish_button = button("&Establish relationship", "Establish relationship", "primary")
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            hint_label(
+                "This appliance becomes the primary. The backup pulls its data; the reverse details tell the "
+                "backup how to reach this appliance.",
+                "About establishing",
+            )
+        )
+        pick_row = QFormLayout()
+        pick_row.addRow("Backup appliance:", self.pick)
+        layout.addLayout(pick_row)
+        layout.addWidget(self.backup.box)
+        layout.addWidget(self.reverse.box)
+        layout.addWidget(self.key_check)
+        layout.addWidget(self.error)
+        layout.addWidget(self.establish_button)
+        for edit in (self.backup.host, self.reverse.host):
+            edit.textChanged.connect(self.revalidate)
+        for box in (self.backup.port, self.reverse.port):
+            box.valueChanged.connect(self.revalidate)
+        self.pick.activated.connect(self._picked)
+        self.establish_button.clicked.connect(self.establish)
+        self.revalidate()
+
+    def set_primary(self, primary: ApplianceState | None) -> None:
+        changed = primary is not self._primary
+        self._primary = primary
+        if primary is None:
+            return
+        if changed:
+            self.reverse.set(primary.ref.host, primary.ref.port)
+            show_error(self.error, None)
+            self._fill_pick()
+        self.revalidate()
+
+    def _fill_pick(self) -> None:
+        self.pick.clear()
+        self.pick.addItem("(enter the details by hand)", None)
+        for state in self._fleet.states.values():
+            if state is not self._primary:
+                self.pick.addItem(f"{state.name} ({state.ref.address})", state.id)
+
+    def _picked(self, index: int) -> None:
+        appliance_id = self.pick.itemData(index)
+        if appliance_id:
+            state = self._fleet.state(str(appliance_id))
+            self.backup.set(state.ref.host, state.ref.port)
+
+    def backup_state(self) -> ApplianceState | None:
+        return self._fleet.find_by_address(self.backup.host.text().strip(), self.backup.port.value())
+
+    def key_status(self) -> bool | None:
+        """True: keys match; False: they differ; None: cannot tell."""
+        backup = self.backup_state()
+        if self._primary is None or backup is None:
+            return None
+        if not self._primary.key_fingerprint or not backup.key_fingerprint:
+            return None
+        return same_fingerprint(self._primary.key_fingerprint, backup.key_fingerprint)
+
+    def revalidate(self, *_: object) -> None:
+        ok = self.backup.validate() & self.reverse.validate()
+        keys = self.key_status()
+        if keys is True:
+            self.key_check.setText("✔ The Inter-Appliance keys of both appliances match.")
+            set_role(self.key_check, "hint")
+        elif keys is False:
+            self.key_check.setText(
+                "✘ The Inter-Appliance keys differ: the backup will refuse. "
+                "Set the same key on both (Security tab)."
+            )
+            set_role(self.key_check, "error")
+        else:
+            self.key_check.setText(
+                "The console cannot compare the keys: "
+                "add the backup appliance to the console to check them first."
+            )
+            set_role(self.key_check, "hint")
+        self.establish_button.setEnabled(
+            ok and keys is not False and not self._busy and self._primary is not None
+        )
+
+    @async_slot
+    async def establish(self) -> None:
+        if self._primary is None or self._busy:
+            return
+        primary = self._primary
+        self._busy = True
+        self.establish_button.setEnabled(False)
+        for label in (self.error, self.backup.agent_error, self.reverse.agent_error):
+            show_error(label, None)
+        try:
+            await self._fleet.client(primary.id).establish(self.backup.endpoint(), self.reverse.endpoint())
+        except AgentError as exc:
+            target = field_of_error(exc)
+            label = {"backup": self.backup.agent_error, "reverse": self.reverse.agent_error}.get(
+                target, self.error
+            )
+            show_error(label, exc.message)
+            if target == "key":
+                self.key_check.setText(exc.message)
+                set_role(self.key_check, "error")
+            return
+        finally:
+            self._busy = False
+            self.revalidate()
+        backup = self.backup_state()
+        await self._fleet.refresh(primary.id, *([backup.id] if backup else []))
+
+    def edits(self) -> list[QLineEdit | QSpinBox]:
+        return [self.backup.host, self.backup.port, self.reverse.host, self.reverse.port]

@@ -1,0 +1,183 @@
+"""The Failover pane: the relationship picture, establish, sync, settings, countdown and takeover, break."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
+
+from pa_console.console.client.errors import AgentError
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.formatting import human_bytes
+from pa_console.console.state.picture import build_picture
+from pa_console.console.state.readiness import check_readiness
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.establish_form import EstablishForm
+from pa_console.console.views.readiness_view import ReadinessView
+from pa_console.console.views.relationship_diagram import RelationshipDiagram
+from pa_console.console.views.settings_form import SettingsForm
+from pa_console.console.views.sync_box import SyncBox
+from pa_console.console.views.takeover_box import TakeoverBox
+from pa_console.console.views.widgets import (
+    Confirmer,
+    button,
+    default_confirmer,
+    error_label,
+    hint_label,
+    show_error,
+)
+from pa_console.protocol.models import Role
+
+
+class FailoverPane(QScrollArea):
+    def __init__(
+        self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._fleet = fleet
+        self._state: ApplianceState | None = None
+        self._peer: ApplianceState | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._busy = False
+        self.confirm = confirm or default_confirmer(self)
+        self.setAccessibleName("Failover")
+        self.setWidgetResizable(True)
+        body = QWidget()
+        self.diagram = RelationshipDiagram()
+        self.establish_box = QGroupBox("Establish a failover relationship")
+        self.establish = EstablishForm(fleet)
+        QVBoxLayout(self.establish_box).addWidget(self.establish)
+        self.sync = SyncBox(fleet)
+        self.takeover = TakeoverBox(fleet, confirm=self._confirm)
+        self.settings = SettingsForm(fleet, confirm=self._confirm)
+        self.readiness_box = QGroupBox("Readiness for failover")
+        self.readiness = ReadinessView()
+        QVBoxLayout(self.readiness_box).addWidget(self.readiness)
+        self.break_box = QGroupBox("Break Failover Relationships")
+        self.break_button = button("&Break Failover Relationships", "Break failover relationships", "danger")
+        self.break_result = hint_label("", "Break result")
+        self.break_error = error_label("Break error")
+        break_layout = QVBoxLayout(self.break_box)
+        break_layout.addWidget(self.break_button)
+        break_layout.addWidget(self.break_result)
+        break_layout.addWidget(self.break_error)
+        self.empty = hint_label("Add an appliance and select it to see its failover state.", "No appliance")
+        layout = QVBoxLayout(body)
+        for w in (
+            self.empty,
+            self.diagram,
+            self.takeover,
+            self.establish_box,
+            self.sync,
+            self.readiness_box,
+            self.settings,
+            self.break_box,
+        ):
+            layout.addWidget(w)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.break_button.clicked.connect(self.on_break)
+        self.set_appliance(None)
+
+    async def _confirm(self, title: str, text: str) -> bool:
+        return await self.confirm(title, text)
+
+    def set_appliance(self, appliance_id: str | None) -> None:
+        for off in self._unsubscribe:
+            off()
+        self._unsubscribe = []
+        self._state = self._fleet.states.get(appliance_id) if appliance_id else None
+        self._peer = self._fleet.peer_of(appliance_id) if appliance_id else None
+        for s in (self._state, self._peer):
+            if s is not None:
+                self._unsubscribe.append(s.changed.connect(self._on_changed))
+        self.break_result.setText("")
+        show_error(self.break_error, None)
+        self.refresh_view()
+
+    def _on_changed(self, what: str) -> None:
+        if what in ("health", "relationship") and self._state is not None:
+            peer = self._fleet.peer_of(self._state.id)
+            if peer is not self._peer:
+                self.set_appliance(self._state.id)
+                return
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        state = self._state
+        has = state is not None
+        self.empty.setVisible(not has)
+        for w in (self.diagram, self.sync, self.settings, self.break_box, self.readiness_box):
+            w.setVisible(has)
+        if state is None:
+            self.establish_box.hide()
+            self.takeover.hide()
+            return
+        peer = self._peer
+        self.diagram.set_picture(build_picture(state, peer))
+        health = state.health
+        established = health is not None and health.relationship_established
+        # A backup shows only what makes sense on a backup: no establish form.
+        self.establish_box.setVisible(health is not None and not established and state.role != Role.BACKUP)
+        self.establish.set_primary(state)
+        watcher = peer if state.role == Role.PRIMARY and peer is not None else state
+        self.sync.setVisible(established)
+        self.sync.show_state(state, watcher)
+        self.takeover.show_state(state)
+        self.settings.show_state(state)
+        self.readiness_box.setVisible(established)
+        if established:
+            self.readiness.show_readiness(check_readiness(state, peer))
+        self.break_box.setVisible(established)
+
+    async def break_warning(self) -> str:
+        state = self._state
+        assert state is not None
+        peer = self._peer
+        backup = state if state.role == Role.BACKUP else peer
+        peer_name = state.health.peer.name if state.health and state.health.peer else "the other appliance"
+        lines = [
+            f"Both {state.name} and {peer.name if peer else peer_name} return to standalone; "
+            "synchronisation and failover stop."
+        ]
+        if backup is not None:
+            what = "all the site data it received by synchronisation"
+            try:
+                digest = await self._fleet.client(backup.id).site_digest()
+                what = (
+                    f"its synchronised site data: {digest.sessions:,} sessions and {digest.recordings:,} "
+                    f"recordings ({human_bytes(digest.recording_bytes)})"
+                )
+            except AgentError:
+                pass
+            lines.append(f"On the backup {backup.name}, {what} will be DELETED.")
+        else:
+            lines.append(
+                f"On the backup ({peer_name}), all the site data it received by synchronisation is DELETED."
+            )
+        lines.append("The primary keeps its data. This cannot be undone.")
+        return "\n\n".join(lines)
+
+    @async_slot
+    async def on_break(self) -> None:
+        state = self._state
+        if state is None or self._busy:
+            return
+        text = await self.break_warning()
+        if not await self.confirm("Break Failover Relationships?", text):
+            return
+        self._busy = True
+        self.break_button.setEnabled(False)
+        show_error(self.break_error, None)
+        try:
+            detail = await self._fleet.client(state.id).break_relationship()
+            self.break_result.setText(detail)
+            state.clear_failover()
+        except AgentError as exc:
+            show_error(self.break_error, exc.message)
+        finally:
+            self._busy = False
+            self.break_button.setEnabled(True)
+        peer = self._peer
+        await self._fleet.refresh(state.id, *([peer.id] if peer else []))

@@ -1,0 +1,188 @@
+"""Failover settings of one appliance: pull interval, instance timeout, alerts, shared address."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pa_console.console.client.errors import AgentError
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.readiness import check_readiness
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.readiness_view import readiness_text
+from pa_console.console.views.widgets import (
+    Confirmer,
+    button,
+    default_confirmer,
+    error_label,
+    hint_label,
+    line_edit,
+    port_box,
+    set_invalid,
+    show_error,
+)
+from pa_console.protocol.models import FailoverSettings, FailoverSettingsUpdate, SharedAddress
+
+
+def seconds_box(name: str, low: float, high: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setDecimals(0)
+    box.setSuffix(" s")
+    box.setAccessibleName(name)
+    return box
+
+
+class SettingsForm(QGroupBox):
+    def __init__(
+        self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None
+    ) -> None:
+        super().__init__("Failover settings", parent)
+        self._fleet = fleet
+        self._state: ApplianceState | None = None
+        self._loaded: FailoverSettings | None = None
+        self._busy = False
+        self.confirm = confirm or default_confirmer(self)
+        self.sync_enabled = QCheckBox("Synchronisation &enabled")
+        self.sync_enabled.setAccessibleName("Synchronisation enabled")
+        self.pull_interval = seconds_box("Pull interval", 1, 86_400)
+        self.primary_timeout = seconds_box("Primary Site Instance Timeout", 2, 86_400)
+        self.no_pull_alert = seconds_box("No-pull alert after", 1, 30 * 86_400)
+        self.auto_failover = QCheckBox("&Automatic failover when the timeout ends")
+        self.auto_failover.setAccessibleName("Automatic failover")
+        self.shared_enabled = QCheckBox("Use a &shared address")
+        self.shared_enabled.setAccessibleName("Use a shared address")
+        self.driver = QComboBox()
+        self.driver.addItems(["loopback", "iproute2"])
+        self.driver.setAccessibleName("Shared address driver")
+        self.address: QLineEdit = line_edit("Shared address", "10.0.0.100")
+        self.address_port: QSpinBox = port_box("Shared address port", 8443)
+        self.interface: QLineEdit = line_edit("Network interface", "eth0 (iproute2 only)")
+        self.error = error_label("Settings error")
+        self.save_button = button("Sa&ve settings", "Save settings", "primary")
+        form = QFormLayout()
+        form.addRow(self.sync_enabled)
+        form.addRow("Pull interval:", self.pull_interval)
+        form.addRow("Primary Site Instance Timeout:", self.primary_timeout)
+        form.addRow("No-pull alert after:", self.no_pull_alert)
+        form.addRow(self.auto_failover)
+        form.addRow(self.shared_enabled)
+        form.addRow("Driver:", self.driver)
+        form.addRow("Address:", self.address)
+        form.addRow("Port:", self.address_port)
+        form.addRow("Interface:", self.interface)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            hint_label(
+                "Each appliance keeps its own failover settings. The pull interval and timeout matter on the "
+                "backup; the no-pull alert on the primary.",
+                "About failover settings",
+            )
+        )
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.save_button)
+        self.shared_enabled.toggled.connect(self._validate)
+        self.address.textChanged.connect(self._validate)
+        self.save_button.clicked.connect(self.save)
+
+    def show_state(self, state: ApplianceState) -> None:
+        switched = state is not self._state
+        self._state = state
+        settings = state.settings
+        if settings is None:
+            self.setEnabled(False)
+            return
+        self.setEnabled(True)
+        if switched or settings != self._loaded:
+            self._load(settings)
+
+    def _load(self, s: FailoverSettings) -> None:
+        self._loaded = s
+        self.sync_enabled.setChecked(s.sync_enabled)
+        self.pull_interval.setValue(s.pull_interval_s)
+        self.primary_timeout.setValue(s.primary_timeout_s)
+        self.no_pull_alert.setValue(s.no_pull_alert_s)
+        self.auto_failover.setChecked(s.auto_failover)
+        self.shared_enabled.setChecked(s.shared_address is not None)
+        if s.shared_address is not None:
+            self.driver.setCurrentText(s.shared_address.driver)
+            self.address.setText(s.shared_address.address)
+            self.address_port.setValue(s.shared_address.port)
+            self.interface.setText(s.shared_address.interface or "")
+        self._validate()
+
+    def _shared(self) -> SharedAddress | str | None:
+        """The shared address from the form, None when off, or a sentence saying what is wrong."""
+        if not self.shared_enabled.isChecked():
+            return None
+        try:
+            driver = "iproute2" if self.driver.currentText() == "iproute2" else "loopback"
+            return SharedAddress(
+                driver=driver,
+                address=self.address.text(),
+                port=self.address_port.value(),
+                interface=self.interface.text().strip() or None,
+            )
+        except ValueError:
+            return "The shared address must be an IP address such as 10.0.0.100."
+
+    def _validate(self, *_: object) -> bool:
+        shared = self._shared()
+        for w in (self.driver, self.address, self.address_port, self.interface):
+            w.setEnabled(self.shared_enabled.isChecked())
+        bad = isinstance(shared, str)
+        set_invalid(self.address, bad)
+        show_error(self.error, shared if isinstance(shared, str) else None)
+        self.save_button.setEnabled(not bad and not self._busy)
+        return not bad
+
+    def update_body(self) -> FailoverSettingsUpdate:
+        shared = self._shared()
+        assert not isinstance(shared, str)
+        return FailoverSettingsUpdate(
+            sync_enabled=self.sync_enabled.isChecked(),
+            pull_interval_s=self.pull_interval.value(),
+            primary_timeout_s=self.primary_timeout.value(),
+            no_pull_alert_s=self.no_pull_alert.value(),
+            auto_failover=self.auto_failover.isChecked(),
+            shared_address=shared,
+        )
+
+    @async_slot
+    async def save(self) -> None:
+        state = self._state
+        if state is None or self._busy or not self._validate():
+            return
+        body = self.update_body()
+        turning_on = body.auto_failover and not (self._loaded and self._loaded.auto_failover)
+        if turning_on:
+            readiness = check_readiness(state, self._fleet.peer_of(state.id))
+            if not readiness.ready and not await self.confirm(
+                "Turn on automatic failover?",
+                "The pair is not fully ready for automatic failover:\n\n"
+                + readiness_text(readiness)
+                + "\n\nTurn it on anyway?",
+            ):
+                return
+        self._busy = True
+        self.save_button.setEnabled(False)
+        show_error(self.error, None)
+        try:
+            saved = await self._fleet.client(state.id).update_failover_settings(body)
+            state.set_settings(saved)
+        except AgentError as exc:
+            show_error(self.error, exc.message)
+        finally:
+            self._busy = False
+            self._validate()

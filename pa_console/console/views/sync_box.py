@@ -1,0 +1,128 @@
+"""Sync Now, the live progress bar (phase, amount, rate, time left), and the last sync's outcome."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from pa_console.console.client.errors import AgentError
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.formatting import human_bytes, human_duration, local_time
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.widgets import button, error_label, set_role, show_error
+from pa_console.protocol.models import SyncProgress, SyncStatus
+
+
+def describe_progress(progress: SyncProgress) -> str:
+    parts = [progress.phase.replace("_", " ").capitalize()]
+    if progress.bytes_total:
+        parts.append(f"{human_bytes(progress.bytes_done)} of {human_bytes(progress.bytes_total)}")
+    if progress.rows_total:
+        parts.append(f"{progress.rows_done:,} of {progress.rows_total:,} rows")
+    if progress.rate_bps:
+        parts.append(f"{human_bytes(progress.rate_bps)}/s")
+    if progress.eta_s is not None:
+        parts.append(f"{human_duration(progress.eta_s)} left")
+    return " · ".join(parts)
+
+
+def progress_permille(progress: SyncProgress) -> int | None:
+    if progress.bytes_total:
+        return int(1000 * progress.bytes_done / progress.bytes_total)
+    if progress.rows_total:
+        return int(1000 * progress.rows_done / progress.rows_total)
+    return None
+
+
+class SyncBox(QGroupBox):
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
+        super().__init__("Synchronisation", parent)
+        self._fleet = fleet
+        self._state: ApplianceState | None = None
+        self._busy = False
+        self.sync_button = button("&Sync Now", "Sync now")
+        self.bar = QProgressBar()
+        self.bar.setAccessibleName("Sync progress")
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.progress_text = QLabel()
+        self.progress_text.setAccessibleName("Sync progress details")
+        self.last_sync = QLabel()
+        self.last_sync.setAccessibleName("Last sync")
+        self.last_status = QLabel()
+        self.last_status.setAccessibleName("Last sync status")
+        self.last_status.setWordWrap(True)
+        self.error = error_label("Sync error")
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.sync_button)
+        form = QFormLayout()
+        form.addRow("Last sync:", self.last_sync)
+        form.addRow("Result:", self.last_status)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.progress_text)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        self.sync_button.clicked.connect(self.sync_now)
+
+    def show_state(self, state: ApplianceState, watcher: ApplianceState) -> None:
+        """`state` is the selected appliance; `watcher` the one whose sync is shown (backup if known)."""
+        self._state = state
+        health = watcher.health
+        running = health is not None and health.last_sync_status == SyncStatus.RUNNING
+        progress = watcher.progress
+        if progress is not None:
+            permille = progress_permille(progress)
+            if permille is None:
+                self.bar.setRange(0, 0)  # busy indicator
+            else:
+                self.bar.setRange(0, 1000)
+                self.bar.setValue(permille)
+            self.progress_text.setText(describe_progress(progress))
+        elif running:
+            self.bar.setRange(0, 0)
+            self.progress_text.setText("Sync running…")
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(0)
+            self.progress_text.setText("")
+        self.progress_text.setVisible(bool(self.progress_text.text()))
+        established = health is not None and health.relationship_established
+        self.sync_button.setEnabled(established and not running and not self._busy)
+        self.last_sync.setText(local_time(health.last_sync_at) if health else "unknown")
+        report = watcher.last_report
+        if health is None:
+            self.last_status.setText("unknown")
+        elif health.last_sync_status == SyncStatus.FAILED:
+            reason = report.error if report is not None and report.error else "no reason given"
+            self.last_status.setText(f"Failed: {reason}")
+            set_role(self.last_status, "error")
+        elif health.last_sync_status == SyncStatus.OK and report is not None:
+            check = {True: "digests equal", False: "DIGESTS DIFFER", None: "not checked"}[report.digest_ok]
+            self.last_status.setText(
+                f"OK: {report.rows_moved:,} rows, {human_bytes(report.bytes_moved)} in "
+                f"{human_duration(report.duration_s)}; {check}"
+            )
+            set_role(self.last_status, "error" if report.digest_ok is False else "hint")
+        else:
+            self.last_status.setText(health.last_sync_status.value.capitalize())
+            set_role(self.last_status, "hint")
+
+    @async_slot
+    async def sync_now(self) -> None:
+        state = self._state
+        if state is None or self._busy:
+            return
+        self._busy = True
+        self.sync_button.setEnabled(False)
+        show_error(self.error, None)
+        try:
+            result = await self._fleet.client(state.id).sync_now()
+            if not result.started:
+                show_error(self.error, result.detail)
+        except AgentError as exc:
+            show_error(self.error, exc.message)
+        finally:
+            self._busy = False
+            self.sync_button.setEnabled(True)

@@ -1,0 +1,152 @@
+"""Primary lost: a countdown ticking every second (or "manual failover needed"); Become Primary."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from pa_console.console.client.errors import AgentError
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.formatting import human_duration
+from pa_console.console.state.readiness import check_readiness
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.readiness_view import readiness_text
+from pa_console.console.views.widgets import (
+    Confirmer,
+    button,
+    default_confirmer,
+    error_label,
+    set_role,
+    show_error,
+)
+from pa_console.protocol.models import Role, RoleRequest
+
+
+class TakeoverBox(QGroupBox):
+    def __init__(
+        self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None
+    ) -> None:
+        super().__init__("Failover", parent)
+        self._fleet = fleet
+        self._state: ApplianceState | None = None
+        self._busy = False
+        self.confirm = confirm or default_confirmer(self)
+        self.countdown = QLabel()
+        self.countdown.setAccessibleName("Failover countdown")
+        self.countdown.setWordWrap(True)
+        self.sync_first = QCheckBox("Sync &first (the primary is reachable)")
+        self.sync_first.setAccessibleName("Sync first")
+        self.sync_first.setChecked(True)
+        self.force = QCheckBox("&Force (take over alone; the primary is unreachable)")
+        self.force.setAccessibleName("Force")
+        self.become_primary = button("Become &Primary", "Become primary", "danger")
+        self.result = QLabel()
+        self.result.setAccessibleName("Failover result")
+        self.result.setWordWrap(True)
+        self.error = error_label("Failover error")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.countdown)
+        layout.addWidget(self.sync_first)
+        layout.addWidget(self.force)
+        layout.addWidget(self.become_primary)
+        layout.addWidget(self.result)
+        layout.addWidget(self.error)
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self.force.toggled.connect(self._update_button)
+        self.become_primary.clicked.connect(self.on_become_primary)
+
+    def show_state(self, state: ApplianceState) -> None:
+        self._state = state
+        self.setVisible(state.role == Role.BACKUP)
+        reachable = state.health is not None and state.health.primary_reachable is not False
+        self.sync_first.setVisible(reachable)
+        self.force.setVisible(not reachable)
+        if reachable:
+            self.force.setChecked(False)
+        self._tick()
+        self._update_button()
+
+    def _update_button(self, *_: object) -> None:
+        state = self._state
+        if state is None:
+            return
+        reachable = state.health is not None and state.health.primary_reachable is not False
+        self.become_primary.setEnabled(not self._busy and (reachable or self.force.isChecked()))
+
+    def _tick(self) -> None:
+        state = self._state
+        if state is None or state.health is None or state.role != Role.BACKUP:
+            return
+        health = state.health
+        left = state.countdown_left()
+        if left is not None:
+            action = (
+                "the backup takes over automatically"
+                if health.auto_failover
+                else "then a manual failover is needed (automatic failover is off)"
+            )
+            self.countdown.setText(f"Primary lost. In {human_duration(left)} {action}.")
+            set_role(self.countdown, "banner-error")
+        elif health.primary_reachable is False:
+            if health.awaiting_manual_failover or not health.auto_failover:
+                self.countdown.setText(
+                    "Primary lost: manual failover needed. Press Become Primary with Force."
+                )
+            else:
+                self.countdown.setText("Primary lost; the backup keeps trying.")
+            set_role(self.countdown, "banner-error")
+        else:
+            self.countdown.setText("The primary is reachable.")
+            set_role(self.countdown, "hint")
+
+    def what_will_happen(self) -> str:
+        state = self._state
+        assert state is not None
+        peer = self._fleet.peer_of(state.id)
+        readiness = check_readiness(state, peer)
+        if self.force.isChecked():
+            head = (
+                f"{state.name} takes over ALONE as primary, without a last sync: changes made on the lost "
+                "primary since the last sync are not on this appliance. "
+                "If the old primary returns, it demotes itself."
+            )
+        elif self.sync_first.isChecked():
+            head = (
+                f"A last sync runs first, then {state.name} becomes the primary and the current primary "
+                "becomes the backup. There is no moment with two primaries."
+            )
+        else:
+            head = f"{state.name} becomes the primary now (no last sync); the current primary becomes backup."
+        return f"{head}\n\nReadiness:\n{readiness_text(readiness)}"
+
+    @async_slot
+    async def on_become_primary(self) -> None:
+        state = self._state
+        if state is None or self._busy:
+            return
+        if not await self.confirm("Become primary?", self.what_will_happen()):
+            return
+        self._busy = True
+        self._update_button()
+        show_error(self.error, None)
+        self.result.setText("Working…")
+        request = RoleRequest(
+            role="primary",
+            sync_first=self.sync_first.isChecked() and self.sync_first.isVisible(),
+            force=self.force.isChecked() and self.force.isVisible(),
+        )
+        try:
+            result = await self._fleet.client(state.id).set_role(request)
+            self.result.setText(result.detail)
+        except AgentError as exc:
+            self.result.setText("")
+            show_error(self.error, exc.message)
+        finally:
+            self._busy = False
+            self._update_button()
+        peer = self._fleet.peer_of(state.id)
+        await self._fleet.refresh(state.id, *([peer.id] if peer else []))

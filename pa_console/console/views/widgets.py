@@ -1,0 +1,118 @@
+"""Small helpers shared by the panes: styled roles, field errors, confirmations that do not block."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget
+
+from pa_console.protocol.models import is_valid_host
+
+# confirm(title, text) -> True when the user agreed. Panes take one; tests give their own.
+Confirmer = Callable[[str, str], Awaitable[bool]]
+
+
+def set_role(widget: QWidget, role: str) -> None:
+    """Style variant from the theme's QSS (e.g. role="error" on a label, role="danger" on a button)."""
+    if widget.property("role") == role:
+        return
+    widget.setProperty("role", role)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+def set_invalid(edit: QWidget, invalid: bool) -> None:
+    if bool(edit.property("invalid")) == invalid:
+        return
+    edit.setProperty("invalid", invalid)
+    edit.style().unpolish(edit)
+    edit.style().polish(edit)
+
+
+def error_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setAccessibleName(name)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    set_role(label, "error")
+    label.hide()
+    return label
+
+
+def show_error(label: QLabel, text: str | None) -> None:
+    label.setText(text or "")
+    label.setVisible(bool(text))
+
+
+def hint_label(text: str, name: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAccessibleName(name)
+    set_role(label, "hint")
+    return label
+
+
+def button(text: str, name: str, role: str | None = None) -> QPushButton:
+    b = QPushButton(text)
+    b.setAccessibleName(name)
+    if role:
+        set_role(b, role)
+    return b
+
+
+def line_edit(name: str, placeholder: str = "") -> QLineEdit:
+    e = QLineEdit()
+    e.setAccessibleName(name)
+    e.setPlaceholderText(placeholder)
+    return e
+
+
+def port_box(name: str, value: int = 8443) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(1, 65535)
+    box.setValue(value)
+    box.setAccessibleName(name)
+    return box
+
+
+def host_problem(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        return "Enter a host name or an IP address."
+    if not is_valid_host(value):
+        return f"“{value}” is not a host name or an IP address."
+    return None
+
+
+def monospace() -> QFont:
+    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+
+async def message_box_confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    """Ask without blocking the event loop: an open() dialog and a future."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.setAccessibleName(title)
+    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def done(result: int) -> None:
+        if not future.done():
+            future.set_result(result == QMessageBox.StandardButton.Ok.value)
+
+    box.finished.connect(done)
+    box.open()
+    try:
+        return await future
+    finally:
+        box.deleteLater()
+
+
+def default_confirmer(parent: QWidget) -> Confirmer:
+    return lambda title, text: message_box_confirm(parent, title, text)

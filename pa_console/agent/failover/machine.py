@@ -1,0 +1,252 @@
+"""The backup's watch of its primary as a pure transition function.
+
+`step(state, event, config) -> (state, effects)`: no I/O, no clock, no sleeping. Time arrives inside the events,
+and everything the watch wants done (events, mails, the takeover) comes back as effects that the FailoverMonitor
+performs. So unit tests drive every path.
+
+Phases of one incident:
+  REACHABLE --probe fails--> SUSPECT --confirmed lost--> COUNTDOWN --deadline--> TOOK_OVER | AWAITING_MANUAL
+  and any of SUSPECT, COUNTDOWN, AWAITING_MANUAL --probe answers--> REACHABLE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from pa_console.agent.failover import messages
+from pa_console.protocol.models import EventType
+
+
+class Phase(StrEnum):
+    IDLE = "idle"  # not watching (not a backup, or no relationship)
+    REACHABLE = "reachable"
+    SUSPECT = "suspect"  # probes fail, but not yet long enough to call the primary lost
+    COUNTDOWN = "countdown"
+    AWAITING_MANUAL = "awaiting_manual"
+    TOOK_OVER = "took_over"
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    primary_timeout_s: float
+    probe_interval_s: float
+    auto_failover: bool
+    # Why automatic takeover is impossible (e.g. the shared address is in no shared subnet); None when possible.
+    takeover_blocker: str | None = None
+    own_name: str = "this appliance"
+    peer_name: str = "the primary"
+    address: str = "the shared address"
+    # One lost probe is not a lost primary: this many failures in a row, or as many probe intervals of silence
+    # (the latter matters when each probe hangs until its timeout, so failures accumulate slowly).
+    failures_to_confirm: int = 3
+
+    @property
+    def takes_over(self) -> bool:
+        return self.auto_failover and self.takeover_blocker is None
+
+
+@dataclass(frozen=True)
+class WatchState:
+    phase: Phase = Phase.IDLE
+    failures: int = 0
+    first_failure_at: float | None = None  # the incident's start: the countdown runs from the first silence
+    last_error: str = ""
+    announced_s: int | None = None  # the last whole second a countdown event was published for
+    mails: frozenset[str] = frozenset()  # keys of the mails already sent in this incident (no duplicates)
+
+    def deadline(self, config: WatchConfig) -> float | None:
+        if self.first_failure_at is None or self.phase != Phase.COUNTDOWN:
+            return None
+        return self.first_failure_at + config.primary_timeout_s
+
+    def seconds_left(self, now: float, config: WatchConfig) -> float | None:
+        deadline = self.deadline(config)
+        return None if deadline is None else max(0.0, deadline - now)
+
+    @property
+    def primary_reachable(self) -> bool | None:
+        """Suspect still counts as reachable: one lost probe must not look like a lost primary anywhere."""
+        if self.phase == Phase.IDLE:
+            return None
+        return self.phase in (Phase.REACHABLE, Phase.SUSPECT)
+
+
+# -- events --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    """Begin watching (became backup with a relationship). The primary is presumed reachable until probed."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop watching (no longer a backup, relationship broken, or shutting down)."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class ProbeOk:
+    now: float
+
+
+@dataclass(frozen=True)
+class ProbeFailed:
+    now: float
+    error: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes (the monitor sends several a second); drives the countdown events and the deadline."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class ConfigChanged:
+    """The settings changed; e.g. auto failover turned on while awaiting a manual failover takes over now."""
+
+    now: float
+
+
+WatchEvent = Start | Stop | ProbeOk | ProbeFailed | Tick | ConfigChanged
+
+
+# -- effects -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Publish:
+    type: EventType
+    data: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mail:
+    key: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    reason: str
+
+
+Effect = Publish | Mail | TakeOver
+
+
+# -- the transition function ---------------------------------------------------------------------------------
+def step(state: WatchState, event: WatchEvent, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
+    if isinstance(event, Start):
+        return (state, []) if state.phase != Phase.IDLE else (WatchState(phase=Phase.REACHABLE), [])
+    if isinstance(event, Stop):
+        return WatchState(), []
+    if state.phase in (Phase.IDLE, Phase.TOOK_OVER):
+        return state, []
+    if isinstance(event, ProbeOk):
+        return _answered(state, event.now, config)
+    if isinstance(event, ProbeFailed):
+        return _failed(state, event, config)
+    if isinstance(event, ConfigChanged) and state.phase == Phase.AWAITING_MANUAL and config.takes_over:
+        return _take_over(state, event.now, config, reason="automatic failover was enabled after the timeout")
+    if isinstance(event, Tick | ConfigChanged):
+        return _tick(state, event.now, config)
+    return state, []
+
+
+def _answered(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
+    if state.phase in (Phase.REACHABLE, Phase.SUSPECT):
+        # A probe or two lost and then an answer: no incident, nobody is told (no flapping).
+        return WatchState(phase=Phase.REACHABLE), []
+    down_s = now - (state.first_failure_at or now)
+    effects: list[Effect] = [Publish(EventType.PRIMARY_RECOVERED, {"down_s": round(down_s, 1),
+                                                                   "was": state.phase.value})]
+    if "recovered" not in state.mails:
+        effects.append(Mail("recovered", *messages.recovered(config, down_s, state.phase == Phase.COUNTDOWN)))
+    return WatchState(phase=Phase.REACHABLE), effects
+
+
+def _failed(state: WatchState, event: ProbeFailed, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
+    first = state.first_failure_at if state.first_failure_at is not None else event.now
+    state = replace(state, failures=state.failures + 1, first_failure_at=first, last_error=event.error)
+    if state.phase == Phase.REACHABLE:
+        state = replace(state, phase=Phase.SUSPECT)
+    return _tick(state, event.now, config)
+
+
+def _confirmed(state: WatchState, now: float, config: WatchConfig) -> bool:
+    silent_for = now - (state.first_failure_at if state.first_failure_at is not None else now)
+    return (state.failures >= config.failures_to_confirm
+            or (state.failures >= 1 and silent_for >= config.failures_to_confirm * config.probe_interval_s))
+
+
+def mail_points(timeout_s: float) -> list[float]:
+    """Seconds left at which a countdown mail goes out: halfway, 60 s and 10 s, scaled for short timeouts."""
+    points = {timeout_s / 2}
+    points.update(p for p in (60.0, 10.0) if p < timeout_s / 2)
+    if timeout_s < 20:
+        points.add(max(1.0, timeout_s / 5))  # one last warning shortly before the end of a short countdown
+    return sorted((p for p in points if p < timeout_s), reverse=True)
+
+
+def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
+    effects: list[Effect] = []
+    if state.phase == Phase.SUSPECT:
+        if not _confirmed(state, now, config):
+            return state, []
+        state = replace(state, phase=Phase.COUNTDOWN)
+        left = state.seconds_left(now, config) or 0.0
+        effects.append(Publish(EventType.PRIMARY_LOST, {
+            "error": state.last_error, "failures": state.failures, "failover_in_s": math.ceil(left),
+            "auto_failover": config.auto_failover, "action": _action(config),
+            **({"takeover_blocked": config.takeover_blocker} if config.takeover_blocker else {})}))
+        # Milestones already behind us are covered by this first mail: mark them sent.
+        passed = {f"left:{p:g}" for p in mail_points(config.primary_timeout_s) if p >= left}
+        state = replace(state, mails=state.mails | passed | {"lost"})
+        effects.append(Mail("lost", *messages.lost(config, left, state.last_error)))
+    if state.phase == Phase.COUNTDOWN:
+        left = state.seconds_left(now, config) or 0.0
+        if left <= 0:
+            return _deadline(state, now, config, effects)
+        whole = math.ceil(left)
+        if whole != state.announced_s:
+            state = replace(state, announced_s=whole)
+            effects.append(Publish(EventType.COUNTDOWN, {"failover_in_s": whole,
+                                                         "auto_failover": config.auto_failover,
+                                                         "action": _action(config)}))
+        for point in mail_points(config.primary_timeout_s):
+            key = f"left:{point:g}"
+            if left <= point and key not in state.mails:
+                state = replace(state, mails=state.mails | {key})
+                effects.append(Mail(key, *messages.countdown(config, left)))
+                break  # at most one countdown mail per step; a later tick sends the next if it is also due
+    return state, effects
+
+
+def _action(config: WatchConfig) -> str:
+    return "takeover" if config.takes_over else "await_manual_failover"
+
+
+def _deadline(state: WatchState, now: float, config: WatchConfig,
+              effects: list[Effect]) -> tuple[WatchState, list[Effect]]:
+    if config.takes_over:
+        new_state, more = _take_over(state, now, config, reason="the primary did not answer for "
+                                     f"{config.primary_timeout_s:g} s")
+        return new_state, effects + more
+    reason = messages.why_no_takeover(config)
+    effects.append(Publish(EventType.AWAITING_MANUAL_FAILOVER, {"reason": reason}))
+    mails = state.mails
+    if "awaiting" not in mails:
+        mails = mails | {"awaiting"}
+        effects.append(Mail("awaiting", *messages.awaiting(config, reason)))
+    return replace(state, phase=Phase.AWAITING_MANUAL, mails=mails), effects
+
+
+def _take_over(state: WatchState, now: float, config: WatchConfig,
+               reason: str) -> tuple[WatchState, list[Effect]]:
+    del now, config
+    # The takeover mail is sent by the monitor once the takeover has run, so that it can say how it went.
+    return replace(state, phase=Phase.TOOK_OVER, mails=state.mails | {"takeover"}), [TakeOver(reason)]

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from pa_console.agent.eventbus import EventBus
 from pa_console.agent.identity import Identity
+from pa_console.agent.peer.handshake import PendingHandshakes
 from pa_console.agent.store.db import Database
 from pa_console.agent.store.events import EventLog
 from pa_console.agent.store.local import LocalStore
@@ -52,6 +53,12 @@ class AgentRuntime:
         self.sync_progress: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.settings_listeners: list[Callable[[], None]] = []
+        # Peer tokens of handshakes in progress (this side is the primary, the backup checks it can reach us).
+        self.pending_peer_tokens: set[str] = set()
+        self.sync_engine: Any = None
+        self.sync_scheduler: Any = None
+        self.no_pull_alert: Any = None
+        self.handshakes = PendingHandshakes()
 
     # -- persisted state ----------------------------------------------------------------------------------------
     @property
@@ -135,6 +142,10 @@ class AgentRuntime:
         """Wake the services that depend on the failover settings (scheduler, monitor)."""
         for listener in self.settings_listeners:
             listener()
+
+    def relationship_changed(self) -> None:
+        """Relationship or role changed: the services re-read it (same listeners as settings)."""
+        self.settings_changed()
 
     # -- background work -----------------------------------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:

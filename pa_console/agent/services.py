@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pa_console.agent.alerts import NoPullAlert
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.sync.engine import SyncEngine
+from pa_console.agent.sync.scheduler import SyncScheduler
 
 
 def install_services(runtime: AgentRuntime) -> None:
-    """Sync and failover services register here as they are built."""
-    del runtime
+    runtime.sync_engine = SyncEngine(runtime)
+    runtime.sync_scheduler = SyncScheduler(runtime, runtime.sync_engine)
+    runtime.no_pull_alert = NoPullAlert(runtime)
+    runtime.services += [runtime.sync_scheduler, runtime.no_pull_alert]

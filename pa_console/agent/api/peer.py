@@ -1,0 +1,155 @@
+"""Agent-to-agent endpoints: the establishing handshake, liveness, and the pull feed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from pa_console.agent.auth import Runtime
+from pa_console.agent.errors import AgentError
+from pa_console.agent.identity import cert_fingerprint
+from pa_console.agent.peer import handshake
+from pa_console.agent.peer.auth import PeerAuth
+from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.relationship import KEYS_DIFFER, break_locally, record
+from pa_console.agent.sync import feed
+from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
+from pa_console.protocol.models import Endpoint, EventType, Role
+
+router = APIRouter(prefix="/peer")
+
+
+class Hello(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nonce_p: str = Field(min_length=32, max_length=128)
+    primary_name: str = Field(max_length=200)
+    version: str = Field(max_length=50)
+    schema_version: int
+    primary_cert_pem: str = Field(max_length=20_000)
+    reverse: Endpoint
+    epoch: int = Field(ge=0)
+
+
+class Confirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nonce_b: str = Field(min_length=32, max_length=128)
+    proof: str = Field(min_length=64, max_length=64)
+    epoch: int = Field(ge=0)
+
+
+@router.post("/hello")
+def hello(body: Hello, runtime: Runtime) -> dict[str, Any]:
+    """Authenticated by what it proves, not by a token: the caller learns only an HMAC over fresh nonces."""
+    rel = runtime.relationship
+    if rel is not None or runtime.role != Role.STANDALONE:
+        with_whom = f" with {rel['peer_name']!r}" if rel else ""
+        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship"
+                              f"{with_whom}; break that relationship on it first.")
+    try:
+        fp_p = cert_fingerprint(body.primary_cert_pem)
+    except ValueError as exc:
+        raise AgentError(400, "The primary's certificate could not be read.") from exc
+    nonce_b = handshake.new_nonce()
+    key = runtime.identity.ia_key()
+    runtime.handshakes.add(nonce_b, {"nonce_p": body.nonce_p, "fp_p": fp_p, "cert_pem": body.primary_cert_pem,
+                                     "reverse": body.reverse.model_dump(), "name": body.primary_name})
+    return {"nonce_b": nonce_b, "name": runtime.name, "version": PRODUCT_VERSION, "schema_version": SCHEMA_VERSION,
+            "epoch": runtime.epoch,
+            "proof": handshake.backup_proof(key, body.nonce_p, nonce_b, fp_p, runtime.identity.fingerprint)}
+
+
+@router.post("/confirm")
+async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
+    pending = runtime.handshakes.take(body.nonce_b)
+    if pending is None:
+        raise AgentError(403, "The handshake expired or was already used; establish the relationship again.")
+    key = runtime.identity.ia_key()
+    expected = handshake.primary_proof(key, pending["nonce_p"], body.nonce_b, pending["fp_p"],
+                                       runtime.identity.fingerprint)
+    if not handshake.same(body.proof, expected):
+        raise AgentError(403, KEYS_DIFFER, "key")
+    if runtime.relationship is not None:
+        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship.")
+    token = handshake.peer_token(key, pending["nonce_p"], body.nonce_b)
+    reverse = pending["reverse"]
+    try:
+        await PeerClient(reverse["host"], reverse["port"], pending["cert_pem"], token,
+                         what="the primary appliance").ping(timeout=5)
+    except PeerError as exc:
+        raise AgentError(409, f"The backup cannot reach the primary through the Reverse Connection Details "
+                              f"({reverse['host']}:{reverse['port']}): {exc} Check those details.",
+                         "reverse") from exc
+    record(runtime, Role.BACKUP, body.epoch, {
+        "peer_name": pending["name"], "peer_host": reverse["host"], "peer_port": reverse["port"],
+        "peer_cert_pem": pending["cert_pem"], "peer_fingerprint": pending["fp_p"], "peer_token": token},
+        "relationship established")
+    runtime.relationship_changed()
+    return {"ok": True, "name": runtime.name}
+
+
+@router.get("/ping", dependencies=[PeerAuth])
+def ping(runtime: Runtime) -> dict[str, Any]:
+    return {"name": runtime.name, "role": runtime.role.value, "epoch": runtime.epoch, "version": PRODUCT_VERSION}
+
+
+@router.delete("/relationship", dependencies=[PeerAuth])
+def peer_break(runtime: Runtime) -> dict[str, Any]:
+    was_backup = break_locally(runtime, "relationship broken by the peer appliance")
+    return {"broken": True, "site_data_removed": was_backup}
+
+
+@router.post("/sync", dependencies=[PeerAuth])
+def peer_sync_now(runtime: Runtime) -> dict[str, Any]:
+    scheduler = runtime.sync_scheduler
+    if runtime.role != Role.BACKUP or scheduler is None:
+        raise AgentError(409, "This appliance is not a backup.")
+    if not runtime.settings.sync_enabled:
+        raise AgentError(409, f"Synchronisation is turned off on the backup {runtime.name!r}; turn it on in its "
+                              "backup settings first.")
+    scheduler.sync_now()
+    return {"started": True}
+
+
+@router.post("/pulled", dependencies=[PeerAuth])
+def peer_pulled(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """The backup tells the primary how its pull went, so the primary's health and console show it too."""
+    runtime.local.set("last_sync", report)
+    if report.get("status") == "ok":
+        runtime.local.set("last_sync_ok_at", report.get("finished_at"))
+    runtime.bus.publish(EventType.SYNC_FINISHED if report.get("status") == "ok" else EventType.SYNC_FAILED,
+                        **report, reported_by="backup")
+    return {"ok": True}
+
+
+@router.get("/changes", dependencies=[PeerAuth])
+async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query(max_length=64),
+                  resume: str = Query(default="{}", max_length=10_000), resume_store: str = Query(default=""),
+                  resume_base: int = Query(default=-1)) -> StreamingResponse:
+    if runtime.role != Role.PRIMARY:
+        raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")
+    try:
+        points = {str(k): int(v) for k, v in orjson.loads(resume).items()}
+    except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError) as exc:
+        raise AgentError(422, "resume must be a JSON object of change numbers.") from exc
+    own = await asyncio.to_thread(feed.store_id, runtime.db.connect())
+    if runtime.no_pull_alert is not None:
+        await asyncio.to_thread(runtime.no_pull_alert.pulled)
+    return StreamingResponse(feed.changes(runtime.db.path, own, since, store, points, resume_store, resume_base),
+                             media_type="application/x-ndjson")
+
+
+class BlobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[tuple[str, int]] = Field(max_length=100_000)
+
+
+@router.post("/blobs", dependencies=[PeerAuth])
+def blobs(body: BlobRequest, runtime: Runtime) -> StreamingResponse:
+    if runtime.role != Role.PRIMARY:
+        raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")
+    return StreamingResponse(feed.blobs(runtime.db.path, body.items), media_type="application/octet-stream")

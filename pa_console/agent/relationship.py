@@ -1,0 +1,152 @@
+"""Establishing and breaking the failover relationship (both sides)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from pa_console.agent.errors import AgentError
+from pa_console.agent.identity import cert_fingerprint
+from pa_console.agent.peer import handshake
+from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.peer.tls import PeerUnreachable, fetch_certificate
+from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.store.local import set_in
+from pa_console.agent.sync.staging import wipe_site_data
+from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
+from pa_console.protocol.models import EventType, RelationshipInfo, RelationshipRequest, Role
+
+log = logging.getLogger(__name__)
+
+KEYS_DIFFER = ("The Inter-Appliance keys of the two appliances differ; compare their fingerprints on the Security "
+               "page of both appliances and set the same key on both.")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def record(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+    """Write the relationship, role and epoch in one transaction: never a relationship without its role."""
+    rel = {"role": role.value, "established_at": _now(), **peer}
+    with runtime.db.write() as conn:
+        set_in(conn, "relationship", rel)
+        set_in(conn, "role", role.value)
+        set_in(conn, "epoch", epoch)
+    runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=epoch, reason=reason)
+    runtime.bus.publish(EventType.RELATIONSHIP_ESTABLISHED, role=role.value, peer=peer["peer_name"],
+                        peer_host=peer["peer_host"], peer_port=peer["peer_port"],
+                        peer_fingerprint=peer["peer_fingerprint"])
+
+
+def info(runtime: AgentRuntime, detail: str | None = None) -> RelationshipInfo:
+    rel = runtime.relationship
+    summary = runtime.peer_summary()
+    if rel is None or summary is None:
+        raise AgentError(404, "This appliance is in no failover relationship.")
+    return RelationshipInfo(role=Role(rel["role"]), established_at=dt.datetime.fromisoformat(rel["established_at"]),
+                            peer=summary, detail=detail)
+
+
+async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> RelationshipInfo:
+    """On the intended primary: prove the keys match both ways, check versions, then both sides record."""
+    if runtime.relationship is not None:
+        raise AgentError(409, "This appliance is already in a failover relationship; break it first "
+                              "(Break Failover Relationships) to make a new one.")
+    if runtime.role == Role.BACKUP:
+        raise AgentError(409, "This appliance is a backup; establish the relationship on the primary.")
+    backup = req.backup
+    if runtime.listen and backup.port == _own_port(runtime) and backup.host in ("127.0.0.1", "localhost", "::1"):
+        raise AgentError(400, "The backup details point at this very appliance; enter the backup appliance's "
+                              "address and port.", "request")
+    try:
+        backup_pem = await fetch_certificate(backup.host, backup.port, "the backup appliance")
+    except PeerUnreachable as exc:
+        raise AgentError(502, str(exc), "connection") from exc
+    fp_b = cert_fingerprint(backup_pem)
+    fp_p = runtime.identity.fingerprint
+    if fp_b == fp_p:
+        raise AgentError(400, "The backup details point at this very appliance; enter the backup appliance's "
+                              "address and port.", "request")
+    key = runtime.identity.ia_key()
+    nonce_p = handshake.new_nonce()
+    client = PeerClient(backup.host, backup.port, backup_pem, None, what="the backup appliance")
+    try:
+        hello = await client.request("POST", "/peer/hello", json={
+            "nonce_p": nonce_p, "primary_name": runtime.name, "version": PRODUCT_VERSION,
+            "schema_version": SCHEMA_VERSION, "primary_cert_pem": runtime.identity.cert_pem,
+            "reverse": req.reverse.model_dump(), "epoch": runtime.epoch})
+    except PeerError as exc:
+        raise AgentError(409 if exc.status == 409 else 502, str(exc), "peer") from exc
+    nonce_b = str(hello["nonce_b"])
+    if not handshake.same(str(hello["proof"]), handshake.backup_proof(key, nonce_p, nonce_b, fp_p, fp_b)):
+        raise AgentError(403, KEYS_DIFFER, "key")
+    if hello.get("schema_version") != SCHEMA_VERSION or hello.get("version") != PRODUCT_VERSION:
+        raise AgentError(409, f"The appliances run different versions (this one {PRODUCT_VERSION} schema "
+                              f"{SCHEMA_VERSION}, the backup {hello.get('version')} schema "
+                              f"{hello.get('schema_version')}); upgrade them to the same version first.", "version")
+    token = handshake.peer_token(key, nonce_p, nonce_b)
+    runtime.pending_peer_tokens.add(token)
+    epoch = max(runtime.epoch, int(hello.get("epoch", 0))) + 1
+    try:
+        await client.request("POST", "/peer/confirm", json={
+            "nonce_b": nonce_b, "proof": handshake.primary_proof(key, nonce_p, nonce_b, fp_p, fp_b),
+            "epoch": epoch}, timeout=30)
+    except PeerError as exc:
+        raise AgentError(409 if exc.status in (403, 409) else 502, str(exc), "peer") from exc
+    finally:
+        runtime.pending_peer_tokens.discard(token)
+    record(runtime, Role.PRIMARY, epoch, {
+        "peer_name": str(hello.get("name", "backup")), "peer_host": backup.host, "peer_port": backup.port,
+        "peer_cert_pem": backup_pem, "peer_fingerprint": fp_b, "peer_token": token,
+        "reverse_host": req.reverse.host, "reverse_port": req.reverse.port}, "relationship established")
+    runtime.relationship_changed()
+    return info(runtime)
+
+
+def _own_port(runtime: AgentRuntime) -> int | None:
+    if not runtime.listen:
+        return None
+    return int(runtime.listen.rsplit(":", 1)[1])
+
+
+def break_locally(runtime: AgentRuntime, reason: str) -> bool:
+    """Return to standalone; a backup also removes the site data it had synchronised. Returns whether it was a backup."""
+    rel = runtime.relationship
+    was_backup = runtime.role == Role.BACKUP
+    with runtime.db.write() as conn:
+        conn.execute("DELETE FROM local WHERE key IN ('relationship', 'last_pull_at', 'no_pull_alerted')")
+        set_in(conn, "role", Role.STANDALONE.value)
+        set_in(conn, "epoch", runtime.epoch + 1)
+        if was_backup:
+            wipe_site_data(conn)
+            conn.execute("DELETE FROM local WHERE key IN ('sync_state', 'last_sync', 'last_sync_ok_at')")
+    runtime.bus.publish(EventType.ROLE_CHANGED, role=Role.STANDALONE.value, epoch=runtime.epoch, reason=reason)
+    runtime.bus.publish(EventType.RELATIONSHIP_BROKEN, peer=rel["peer_name"] if rel else None, reason=reason,
+                        site_data_removed=was_backup)
+    runtime.relationship_changed()
+    return was_backup
+
+
+async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
+    rel = runtime.relationship
+    if rel is None:
+        raise AgentError(404, "This appliance is in no failover relationship; there is nothing to break.")
+    peer_detail = ""
+    try:
+        await PeerClient.for_runtime(runtime).request("DELETE", "/peer/relationship", timeout=10)
+        peer_ok = True
+    except PeerError as exc:
+        peer_ok = False
+        peer_detail = str(exc)
+    was_backup = break_locally(runtime, "relationship broken by the administrator")
+    detail = "The failover relationship is broken on both appliances."
+    if was_backup:
+        detail += " This appliance removed the site data it had synchronised."
+    else:
+        detail += " The backup removed the site data it had synchronised."
+    if not peer_ok:
+        detail = (f"The relationship is broken on this appliance, but {rel['peer_name']!r} could not be told "
+                  f"({peer_detail}); break it there too (Break Failover Relationships on that appliance).")
+    return {"broken": True, "peer_informed": peer_ok, "detail": detail, "role": Role.STANDALONE.value}

@@ -1,0 +1,205 @@
+"""The backup's sync engine: pull what changed, stage it, fetch recordings, apply atomically, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sqlite3
+import time
+from typing import Any
+
+import orjson
+
+from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.store.local import set_in
+from pa_console.agent.sync import staging
+from pa_console.agent.sync.feed import FRAME_HEADER
+from pa_console.agent.sync.progress import ProgressTracker
+from pa_console.protocol.models import EventType, Role, SyncProgress, SyncReport, SyncStatus
+
+log = logging.getLogger(__name__)
+
+_BLOB_BATCH_ITEMS = 2000
+_WRITE_BATCH_BYTES = 4 * 1024 * 1024
+_QUEUE_DEPTH = 4  # batches in flight between network and disk: bounds memory to ~20 MiB
+
+
+class SyncFailed(Exception):
+    pass
+
+
+class SyncEngine:
+    def __init__(self, runtime: AgentRuntime) -> None:
+        self.runtime = runtime
+        self._lock = asyncio.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    def _db(self) -> sqlite3.Connection:
+        # One connection for the engine's own thread work (used by one thread at a time, under the lock).
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.runtime.db.path, timeout=30, isolation_level=None,
+                                         check_same_thread=False)
+        return self._conn
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, self._db(), *args)
+
+    async def run_once(self, trigger: str = "scheduled") -> SyncReport:
+        async with self._lock:
+            return await self._sync(trigger)
+
+    async def _sync(self, trigger: str) -> SyncReport:
+        rt = self.runtime
+        started = dt.datetime.now(dt.UTC)
+        t0 = time.monotonic()
+        report: dict[str, Any] = {"status": SyncStatus.RUNNING, "started_at": started, "rows_moved": 0,
+                                  "bytes_moved": 0}
+        tracker = ProgressTracker(self._publish_progress)
+        rt.sync_progress = tracker.progress
+        rt.bus.publish(EventType.SYNC_STARTED, trigger=trigger)
+        try:
+            if rt.role != Role.BACKUP or rt.relationship is None:
+                raise SyncFailed("This appliance is not a backup in a failover relationship.")
+            client = PeerClient.for_runtime(rt)
+            header = await self._pull_rows(client, tracker, report)
+            await self._pull_recordings(client, tracker, report)
+            tracker.phase("applying")
+            applied = await self._run(staging.apply, header["digest"], report)
+            report.update(status=SyncStatus.OK, digest_ok=True, primary_digest=header["digest"],
+                          rows_applied=applied)
+        except staging.IntegrityError as exc:
+            await self._run(staging.forget_position)
+            report.update(status=SyncStatus.FAILED, digest_ok=False, error=f"Integrity check failed: {exc}.")
+        except (PeerError, SyncFailed) as exc:
+            report.update(status=SyncStatus.FAILED, error=str(exc))
+        except asyncio.CancelledError:
+            report.update(status=SyncStatus.FAILED, error="The sync was interrupted (the agent is stopping); "
+                                                          "the next sync continues where it stopped.")
+            self._finish(report, t0)
+            raise
+        except Exception as exc:
+            log.exception("sync failed")
+            report.update(status=SyncStatus.FAILED, error=f"The sync failed unexpectedly ({type(exc).__name__}); "
+                                                          "see the agent log. The backup keeps its previous copy.")
+        return self._finish(report, t0)
+
+    def _finish(self, report: dict[str, Any], t0: float) -> SyncReport:
+        rt = self.runtime
+        report["finished_at"] = dt.datetime.now(dt.UTC)
+        report["duration_s"] = round(time.monotonic() - t0, 3)
+        result = SyncReport.model_validate({k: v for k, v in report.items() if k in SyncReport.model_fields})
+        dumped = result.model_dump(mode="json")
+        with rt.db.write() as conn:
+            set_in(conn, "last_sync", dumped)
+            if result.status == SyncStatus.OK:
+                set_in(conn, "last_sync_ok_at", dumped["finished_at"])
+        rt.sync_progress = None
+        ok = result.status == SyncStatus.OK
+        rt.bus.publish(EventType.SYNC_FINISHED if ok else EventType.SYNC_FAILED, **dumped)
+        rt.spawn(self._tell_primary(dumped), "report-sync")
+        return result
+
+    async def _tell_primary(self, report: dict[str, Any]) -> None:
+        try:
+            await PeerClient.for_runtime(self.runtime).request("POST", "/peer/pulled", json=report, timeout=5)
+        except PeerError as exc:
+            log.info("could not report the sync to the primary: %s", exc)
+
+    def _publish_progress(self, progress: SyncProgress) -> None:
+        self.runtime.sync_progress = progress
+        self.runtime.bus.publish(EventType.SYNC_PROGRESS, **progress.model_dump(mode="json"))
+
+    async def _pull_rows(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> dict[str, Any]:
+        store, seq, stg = await self._run(staging.sync_position)
+        params = {"since": str(seq), "store": store,
+                  "resume": orjson.dumps(stg["resume"] if stg else {}).decode(),
+                  "resume_store": stg["store_id"] if stg else "", "resume_base": str(stg["base"] if stg else -1)}
+        header: dict[str, Any] = {}
+        async with client.stream("GET", "/peer/changes", params=params) as content:
+            line = await content.readline()
+            report["bytes_moved"] += len(line)
+            header = orjson.loads(line)
+            report["resumed"] = bool(header["resume_used"])
+            await self._run(staging.begin, header)
+            tracker.phase("rows", rows_total=sum(header["counts"].values()))
+            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_QUEUE_DEPTH)
+            writer = asyncio.ensure_future(self._stage_pages(queue))
+            try:
+                while True:
+                    line = await content.readline()
+                    if not line:
+                        raise SyncFailed("The primary's change stream ended early; the next sync continues from "
+                                         "what arrived.")
+                    report["bytes_moved"] += len(line)
+                    page = orjson.loads(line)
+                    if page["k"] == "end":
+                        break
+                    await queue.put(page)
+                    report["rows_moved"] += len(page["rows"])
+                    tracker.add(rows=len(page["rows"]))
+            finally:
+                await queue.put(None)
+                await writer
+        return header
+
+    async def _stage_pages(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        while (page := await queue.get()) is not None:
+            await self._run(staging.stage_page, page["k"], page["rows"], page["last"])
+
+    async def _pull_recordings(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> None:
+        needed = await self._run(staging.needed_recordings)
+        tracker.phase("recordings", bytes_total=tracker.progress.bytes_done + sum(n.missing_bytes for n in needed))
+        for start in range(0, len(needed), _BLOB_BATCH_ITEMS):
+            batch = needed[start:start + _BLOB_BATCH_ITEMS]
+            await self._pull_blob_batch(client, batch, tracker, report)
+            for rec in batch:
+                if not await self._run(staging.verify_recording, rec):
+                    raise SyncFailed(f"Recording {rec.id} arrived damaged (its SHA-256 does not match); it will be "
+                                     "fetched again at the next sync.")
+
+    async def _pull_blob_batch(self, client: PeerClient, batch: list[staging.NeededRecording],
+                               tracker: ProgressTracker, report: dict[str, Any]) -> None:
+        items = [[n.id, n.have_chunks] for n in batch]
+        queue: asyncio.Queue[list[tuple[str, int, bytes]] | None] = asyncio.Queue(_QUEUE_DEPTH)
+
+        async def write() -> None:
+            while (chunks := await queue.get()) is not None:
+                await self._run(staging.write_chunks, chunks)
+
+        writer = asyncio.ensure_future(write())
+        pending: list[tuple[str, int, bytes]] = []
+        pending_bytes = 0
+        try:
+            async with client.stream("POST", "/peer/blobs", json={"items": items}) as content:
+                expected = {n.id: n.chunks - n.have_chunks for n in batch}
+                frames = sum(expected.values())
+                for _ in range(frames):
+                    try:
+                        (hlen,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
+                        head = orjson.loads(await content.readexactly(hlen))
+                        if head.get("gone"):
+                            raise SyncFailed("A recording was deleted on the primary during the sync; the next "
+                                             "sync takes the deletion into account.")
+                        data = await content.readexactly(head["n"])
+                    except asyncio.IncompleteReadError as exc:
+                        raise SyncFailed("The connection to the primary broke off while recordings were moving; "
+                                         "the next sync continues from what arrived.") from exc
+                    pending.append((head["r"], head["i"], data))
+                    pending_bytes += len(data)
+                    report["bytes_moved"] += len(data) + hlen + FRAME_HEADER.size
+                    tracker.add(nbytes=len(data))
+                    if pending_bytes >= _WRITE_BATCH_BYTES:
+                        await queue.put(pending)
+                        pending, pending_bytes = [], 0
+        finally:
+            # What arrived is kept (resumable), whether the stream ended well or not.
+            if pending:
+                await queue.put(pending)
+            await queue.put(None)
+            await writer

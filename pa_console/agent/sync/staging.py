@@ -1,0 +1,210 @@
+"""The backup's side of a pull, in the store: stage what arrives, then apply it in one transaction.
+
+Rows are staged in tables of the same file as the site data and recording chunks go straight into place (invisible
+until their row is committed), so an interrupted sync leaves the previous complete copy untouched, and the next
+sync continues from what is staged instead of moving it again."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pa_console.agent.store.local import set_in
+from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash, sub_hash
+from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set, set_digest_sum
+
+STAGING_KEY = "sync_staging"
+STATE_KEY = "sync_state"
+
+
+class IntegrityError(Exception):
+    pass
+
+
+def _local(conn: sqlite3.Connection, key: str) -> Any:
+    row = conn.execute("SELECT value FROM local WHERE key = ?", (key,)).fetchone()
+    return orjson.loads(row[0]) if row else None
+
+
+def clear_staging(conn: sqlite3.Connection) -> None:
+    for kind in KINDS:
+        conn.execute(f"DELETE FROM stage_{kind}")  # noqa: S608
+    conn.execute("DELETE FROM stage_tombstones")
+    conn.execute("DELETE FROM local WHERE key = ?", (STAGING_KEY,))
+
+
+def wipe_site_data(conn: sqlite3.Connection) -> None:
+    """Break on a backup: remove the synchronised copy (inside the caller's transaction)."""
+    for kind in KINDS:
+        conn.execute(f"DELETE FROM {kind}")  # noqa: S608
+    conn.execute("DELETE FROM recording_chunks")
+    conn.execute("DELETE FROM tombstones")
+    clear_staging(conn)
+    set_digest_sum(conn, 0)
+
+
+def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
+    """Start (or continue) staging for the stream whose header arrived; drop staging that doesn't continue."""
+    staging = _local(conn, STAGING_KEY)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not header["resume_used"] or not staging or staging.get("store_id") != header["store_id"]:
+            clear_staging(conn)
+            staging = {"store_id": header["store_id"], "base": header["since"], "resume": {}}
+        staging["upto"] = header["upto"]
+        set_in(conn, STAGING_KEY, staging)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last: int) -> None:
+    """One page, one transaction, with its resume point: a crash loses at most the page in flight."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if kind == "tombstones":
+            for k, item_id in rows:
+                key = KINDS[k][0]
+                conn.execute(f"DELETE FROM stage_{k} WHERE {key} = ?", (item_id,))  # noqa: S608
+            conn.executemany("INSERT OR REPLACE INTO stage_tombstones(kind, id) VALUES (?, ?)",
+                             [(k, i) for k, i in rows])
+        else:
+            cols = KINDS[kind]
+            conn.executemany("DELETE FROM stage_tombstones WHERE kind = ? AND id = ?", [(kind, r[0]) for r in rows])
+            conn.executemany(f"INSERT OR REPLACE INTO stage_{kind} ({', '.join(cols)}) "  # noqa: S608
+                             f"VALUES ({', '.join('?' for _ in cols)})", rows)
+        staging = _local(conn, STAGING_KEY)
+        staging["resume"][kind] = last
+        set_in(conn, STAGING_KEY, staging)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@dataclass
+class NeededRecording:
+    id: str
+    size: int
+    sha256: str
+    chunk_size: int
+    have_chunks: int
+
+    @property
+    def chunks(self) -> int:
+        return max(1, -(-self.size // self.chunk_size))
+
+    @property
+    def missing_bytes(self) -> int:
+        return max(0, self.size - self.have_chunks * self.chunk_size)
+
+
+def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
+    rows = conn.execute(
+        "SELECT s.id, s.size, s.sha256, s.chunk_size, "
+        "(SELECT COUNT(*) FROM recording_chunks c WHERE c.recording_id = s.id) "
+        "FROM stage_recordings s").fetchall()
+    needed = [NeededRecording(*r) for r in rows]
+    return [n for n in needed if n.have_chunks < n.chunks]
+
+
+def write_chunks(conn: sqlite3.Connection, chunks: list[tuple[str, int, bytes]]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) VALUES (?, ?, ?)", chunks)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def verify_recording(conn: sqlite3.Connection, rec: NeededRecording) -> bool:
+    """Hash what is stored; a damaged recording is dropped so that the next sync fetches it again."""
+    sha = hashlib.sha256()
+    size = 0
+    for (data,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? ORDER BY idx", (rec.id,)):
+        sha.update(data)
+        size += len(data)
+    if size == rec.size and sha.hexdigest() == rec.sha256:
+        return True
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DELETE FROM recording_chunks WHERE recording_id = ?", (rec.id,))
+    conn.execute("COMMIT")
+    return False
+
+
+def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
+    """Apply everything staged in ONE transaction, check the digest inside it, and commit only if it matches."""
+    staging = _local(conn, STAGING_KEY)
+    if staging is None:
+        raise IntegrityError("nothing is staged")
+    full = staging["base"] == 0
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        total = get_digest_sum(conn)
+        seq = int(meta_get(conn, "last_seq", "0"))
+        applied = 0
+        for kind, cols in KINDS.items():
+            key = cols[0]
+            if full:
+                # A full copy replaces the backup's data: what the primary does not have goes.
+                for (rh,) in conn.execute(f"SELECT rh FROM {kind} WHERE {key} NOT IN "  # noqa: S608
+                                          f"(SELECT {key} FROM stage_{kind})"):
+                    total = sub_hash(total, rh)
+                conn.execute(f"DELETE FROM {kind} WHERE {key} NOT IN (SELECT {key} FROM stage_{kind})")  # noqa: S608
+            rows = conn.execute(f"SELECT s.*, m.rh FROM stage_{kind} s "  # noqa: S608
+                                f"LEFT JOIN {kind} m ON m.{key} = s.{key}").fetchall()
+            batch = []
+            for row in rows:
+                values, old = row[:-1], row[-1]
+                if old is not None:
+                    total = sub_hash(total, old)
+                rh = row_hash(kind, values)
+                total = add_hash(total, rh)
+                seq += 1
+                batch.append((*values, seq, rh))
+            conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}, seq, rh) "  # noqa: S608
+                             f"VALUES ({', '.join('?' for _ in range(len(cols) + 2))})", batch)
+            applied += len(batch)
+        for kind, item_id in conn.execute("SELECT kind, id FROM stage_tombstones").fetchall():
+            key = KINDS[kind][0]
+            old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608
+            if old is not None:
+                total = sub_hash(total, old[0])
+                conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608
+                seq += 1
+                conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)", (kind, item_id, seq))
+                applied += 1
+        conn.execute("DELETE FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
+        got = digest_hex(total)
+        report["backup_digest"] = got
+        if got != expected_digest:
+            raise IntegrityError("the copy would not match the primary's data (digest mismatch); nothing was "
+                                 "applied and the next sync will fetch everything again")
+        set_digest_sum(conn, total)
+        meta_set(conn, "last_seq", str(seq))
+        set_in(conn, STATE_KEY, {"store_id": staging["store_id"], "seq": staging["upto"]})
+        clear_staging(conn)
+        conn.execute("COMMIT")
+        return applied
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def sync_position(conn: sqlite3.Connection) -> tuple[str, int, dict[str, Any] | None]:
+    state = _local(conn, STATE_KEY) or {}
+    return str(state.get("store_id", "")), int(state.get("seq", 0)), _local(conn, STAGING_KEY)
+
+
+def forget_position(conn: sqlite3.Connection) -> None:
+    """After an integrity failure: start over with a full sync next time."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DELETE FROM local WHERE key IN (?, ?)", (STATE_KEY, STAGING_KEY))
+    clear_staging(conn)
+    conn.execute("COMMIT")

@@ -59,9 +59,7 @@ class SettingsStore:
         except (json.JSONDecodeError, pydantic.ValidationError) as exc:
             broken = self.path.with_suffix(".broken.json")
             os.replace(self.path, broken)
-            raise SettingsBroken(
-                f"The settings file {self.path} was unreadable and was moved to {broken}."
-            ) from exc
+            raise SettingsBroken(f"The settings file {self.path} was unreadable and was moved to {broken}.") from exc
 
     def save(self, settings: ConsoleSettings) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -88,8 +88,7 @@ def error_from_response(response: httpx.Response) -> AgentError:
     if status in (401, 403):
         return AgentError(
             ErrorCategory.AUTH,
-            detail
-            or "The appliance refused the API token; check the token with `pa-agent info` and add it again.",
+            detail or "The appliance refused the API token; check the token with `pa-agent info` and add it again.",
             status_code=status,
         )
     if status >= 500:
@@ -114,9 +113,7 @@ def map_exception(exc: BaseException, where: str) -> AgentError:
         return error_from_response(exc.response)
     ssl_error = _ssl_cause(exc)
     if ssl_error is not None:
-        if isinstance(ssl_error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            ssl_error
-        ):
+        if isinstance(ssl_error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(ssl_error):
             return AgentError(
                 ErrorCategory.TLS,
                 f"The certificate of {where} is not the one you trusted; if the appliance was reinstalled, "
@@ -133,9 +130,7 @@ def map_exception(exc: BaseException, where: str) -> AgentError:
             f"Cannot connect to {where}; check that the agent runs and the address is right.",
         )
     if isinstance(exc, httpx.TransportError):
-        return AgentError(
-            ErrorCategory.CONNECTION, f"The connection to {where} was lost ({type(exc).__name__})."
-        )
+        return AgentError(ErrorCategory.CONNECTION, f"The connection to {where} was lost ({type(exc).__name__}).")
     if isinstance(exc, pydantic.ValidationError | json.JSONDecodeError | ValueError):
         return AgentError(
             ErrorCategory.PARSING,

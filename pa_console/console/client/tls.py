@@ -50,9 +50,7 @@ async def fetch_certificate(host: str, port: int, timeout: float = 5.0) -> str:
     except AgentError:
         raise
     except ssl.SSLError as exc:
-        raise AgentError(
-            ErrorCategory.TLS, f"{where} does not speak TLS as expected ({exc.reason or exc})."
-        ) from exc
+        raise AgentError(ErrorCategory.TLS, f"{where} does not speak TLS as expected ({exc.reason or exc}).") from exc
     except TimeoutError as exc:
         raise AgentError(ErrorCategory.CONNECTION, f"{where} did not answer in time.") from exc
     except OSError as exc:

@@ -65,9 +65,7 @@ class Fleet:
                 self.problem.emit(str(exc))
                 token = None
             if token is None:
-                state.set_status(
-                    ConnectionStatus.AUTH_PROBLEM, "No API token is stored for it; add it again."
-                )
+                state.set_status(ConnectionStatus.AUTH_PROBLEM, "No API token is stored for it; add it again.")
                 continue
             self._start_monitor(entry, state, token)
         self.changed.emit(None)
@@ -116,9 +114,7 @@ class Fleet:
         pem = await fetch_certificate(host, port)
         return pem, fingerprint_of_pem(pem)
 
-    async def add_appliance(
-        self, host: str, port: int, token: str, cert_pem: str, name: str = ""
-    ) -> ApplianceState:
+    async def add_appliance(self, host: str, port: int, token: str, cert_pem: str, name: str = "") -> ApplianceState:
         """Check the token over the pinned certificate, then keep it (keyring) and the entry."""
         for existing in self.states.values():
             if existing.ref.host == host and existing.ref.port == port:

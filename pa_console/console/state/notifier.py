@@ -139,9 +139,7 @@ class Notifier:
             error = str(d.get("error") or "no reason given")
             return self._tell(
                 (NoticeKind.SYNC_FAILED, appliance, error),
-                Notice(
-                    NoticeKind.SYNC_FAILED, appliance, f"{appliance}: sync failed", error, Urgency.WARNING
-                ),
+                Notice(NoticeKind.SYNC_FAILED, appliance, f"{appliance}: sync failed", error, Urgency.WARNING),
                 repeatable=True,
             )
         if t == EventType.DEMOTED:
@@ -151,10 +149,7 @@ class Notifier:
                     NoticeKind.DEMOTED,
                     appliance,
                     f"{appliance} demoted itself",
-                    str(
-                        d.get("detail")
-                        or "It returned as primary, found a newer primary and became the backup."
-                    ),
+                    str(d.get("detail") or "It returned as primary, found a newer primary and became the backup."),
                     Urgency.WARNING,
                 ),
             )

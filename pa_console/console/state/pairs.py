@@ -67,11 +67,7 @@ def group_appliances(states: Sequence[ApplianceState]) -> list[ApplianceGroup]:
         if peer is None:
             # Maybe the other side names us (e.g. our own health is not known yet).
             peer = next(
-                (
-                    o
-                    for o in states
-                    if o.id not in placed and o is not state and find_peer(o, [state]) is state
-                ),
+                (o for o in states if o.id not in placed and o is not state and find_peer(o, [state]) is state),
                 None,
             )
         if peer is not None:

@@ -71,9 +71,7 @@ def build_picture(
     watcher = backup if backup is not None and backup.health is not None else selected
     health = watcher.health
     assert health is not None
-    if watcher.role == Role.BACKUP and (
-        health.primary_reachable is False or watcher.countdown_deadline is not None
-    ):
+    if watcher.role == Role.BACKUP and (health.primary_reachable is False or watcher.countdown_deadline is not None):
         left_s = watcher.countdown_left()
         if left_s is not None:
             label = f"Primary lost · failover in {human_duration(left_s)}"
@@ -90,20 +88,14 @@ def build_picture(
         return RelationshipPicture(left, right, LinkState.SYNCING, label)
     if health.last_sync_status == SyncStatus.FAILED:
         reason = watcher.last_report.error if watcher.last_report is not None else None
-        return RelationshipPicture(
-            left, right, LinkState.BROKEN, f"Last sync failed: {reason or 'see the timeline'}"
-        )
+        return RelationshipPicture(left, right, LinkState.BROKEN, f"Last sync failed: {reason or 'see the timeline'}")
     if watcher.status != ConnectionStatus.ONLINE:
-        return RelationshipPicture(
-            left, right, LinkState.UNKNOWN, f"{watcher.name} is {watcher.status.label.lower()}"
-        )
+        return RelationshipPicture(left, right, LinkState.UNKNOWN, f"{watcher.name} is {watcher.status.label.lower()}")
     if health.last_sync_at is None:
         return RelationshipPicture(left, right, LinkState.BEHIND, "Not synchronised yet")
     last = health.last_sync_at if health.last_sync_at.tzinfo else health.last_sync_at.replace(tzinfo=UTC)
     age = (now - last).total_seconds()
     if age > behind_threshold_s(watcher):
         minutes = int(age // 60)
-        return RelationshipPicture(
-            left, right, LinkState.BEHIND, f"Behind by {minutes} min", behind_minutes=minutes
-        )
+        return RelationshipPicture(left, right, LinkState.BEHIND, f"Behind by {minutes} min", behind_minutes=minutes)
     return RelationshipPicture(left, right, LinkState.IN_SYNC, "In sync")

@@ -39,9 +39,7 @@ def _keys(a: ApplianceState, b: ApplianceState | None) -> ReadinessItem:
         return ReadinessItem("keys", title, None, "Add both appliances to the console to compare their keys.")
     if same_fingerprint(a.key_fingerprint, b.key_fingerprint):
         return ReadinessItem("keys", title, True, "Both appliances hold the same key.")
-    return ReadinessItem(
-        "keys", title, False, "The keys differ; set the same key on both on the Security page."
-    )
+    return ReadinessItem("keys", title, False, "The keys differ; set the same key on both on the Security page.")
 
 
 def _versions(a: ApplianceState, b: ApplianceState | None) -> ReadinessItem:
@@ -72,9 +70,7 @@ def _last_sync(backup: ApplianceState | None, now: datetime) -> ReadinessItem:
     last = health.last_sync_at if health.last_sync_at.tzinfo else health.last_sync_at.replace(tzinfo=UTC)
     age = (now - last).total_seconds()
     if age > behind_threshold_s(backup):
-        return ReadinessItem(
-            "sync", title, False, f"The last good sync is {int(age // 60)} min old; press Sync Now."
-        )
+        return ReadinessItem("sync", title, False, f"The last good sync is {int(age // 60)} min old; press Sync Now.")
     return ReadinessItem("sync", title, True, f"Last sync {int(age)} s ago, finished well.")
 
 
@@ -105,9 +101,7 @@ def shared_subnet_problem(shared: SharedAddress, hosts: list[str]) -> str | bool
 def _shared_address(primary: ApplianceState, backup: ApplianceState | None) -> ReadinessItem:
     title = "Shared address set, identical and in a shared subnet"
     if backup is None or backup.settings is None or primary.settings is None:
-        return ReadinessItem(
-            "shared", title, None, "The failover settings of both appliances are not known yet."
-        )
+        return ReadinessItem("shared", title, None, "The failover settings of both appliances are not known yet.")
     sa, sb = primary.settings.shared_address, backup.settings.shared_address
     if sb is None:
         return ReadinessItem("shared", title, False, f"No shared address is set on {backup.name}.")
@@ -120,9 +114,7 @@ def _shared_address(primary: ApplianceState, backup: ApplianceState | None) -> R
         )
     problem = shared_subnet_problem(sb, [primary.ref.host, backup.ref.host])
     if problem is False:
-        return ReadinessItem(
-            "shared", title, None, f"{sb.address} is set; the console cannot check the subnet."
-        )
+        return ReadinessItem("shared", title, None, f"{sb.address} is set; the console cannot check the subnet.")
     if isinstance(problem, str):
         return ReadinessItem("shared", title, False, problem)
     return ReadinessItem("shared", title, True, f"{sb.address}:{sb.port} ({sb.driver}).")
@@ -139,9 +131,7 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
     return ReadinessItem("peer", title, True, "Both appliances answer.")
 
 
-def check_readiness(
-    selected: ApplianceState, peer: ApplianceState | None, *, now: datetime | None = None
-) -> Readiness:
+def check_readiness(selected: ApplianceState, peer: ApplianceState | None, *, now: datetime | None = None) -> Readiness:
     now = now or datetime.now(UTC)
     primary, backup = selected, peer
     if selected.role == Role.BACKUP:

@@ -34,9 +34,7 @@ CATEGORIES: dict[str, frozenset[str]] = {
     "settings": frozenset(
         {EventType.SETTINGS_CHANGED, EventType.EMAIL_CHANGED, EventType.KEY_CHANGED, EventType.SITE_CHANGED}
     ),
-    "mail": frozenset(
-        {EventType.MAIL_SENT, EventType.MAIL_FAILED, EventType.NO_PULL_ALERT, EventType.PULLS_RESUMED}
-    ),
+    "mail": frozenset({EventType.MAIL_SENT, EventType.MAIL_FAILED, EventType.NO_PULL_ALERT, EventType.PULLS_RESUMED}),
 }
 # Countdown ticks come every second; the timeline keeps the first and those at these marks.
 COUNTDOWN_MARKS = (600, 300, 120, 60, 30, 10, 5, 0)

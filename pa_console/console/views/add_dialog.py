@@ -105,9 +105,7 @@ class AddApplianceDialog(QDialog):
         self.fetch_button.setEnabled(False)
         show_error(self.error, None)
         try:
-            pem, fingerprint = await self._fleet.probe_certificate(
-                self.host.text().strip(), self.port.value()
-            )
+            pem, fingerprint = await self._fleet.probe_certificate(self.host.text().strip(), self.port.value())
         except AgentError as exc:
             show_error(self.error, exc.message)
             return

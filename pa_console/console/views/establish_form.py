@@ -169,19 +169,15 @@ class EstablishForm(QWidget):
             set_role(self.key_check, "hint")
         elif keys is False:
             self.key_check.setText(
-                "✘ The Inter-Appliance keys differ: the backup will refuse. "
-                "Set the same key on both (Security tab)."
+                "✘ The Inter-Appliance keys differ: the backup will refuse. Set the same key on both (Security tab)."
             )
             set_role(self.key_check, "error")
         else:
             self.key_check.setText(
-                "The console cannot compare the keys: "
-                "add the backup appliance to the console to check them first."
+                "The console cannot compare the keys: add the backup appliance to the console to check them first."
             )
             set_role(self.key_check, "hint")
-        self.establish_button.setEnabled(
-            ok and keys is not False and not self._busy and self._primary is not None
-        )
+        self.establish_button.setEnabled(ok and keys is not False and not self._busy and self._primary is not None)
 
     @async_slot
     async def establish(self) -> None:
@@ -196,9 +192,7 @@ class EstablishForm(QWidget):
             await self._fleet.client(primary.id).establish(self.backup.endpoint(), self.reverse.endpoint())
         except AgentError as exc:
             target = field_of_error(exc)
-            label = {"backup": self.backup.agent_error, "reverse": self.reverse.agent_error}.get(
-                target, self.error
-            )
+            label = {"backup": self.backup.agent_error, "reverse": self.reverse.agent_error}.get(target, self.error)
             show_error(label, exc.message)
             if target == "key":
                 self.key_check.setText(exc.message)

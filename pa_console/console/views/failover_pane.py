@@ -31,9 +31,7 @@ from pa_console.protocol.models import Role
 
 
 class FailoverPane(QScrollArea):
-    def __init__(
-        self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None
-    ) -> None:
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__(parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None
@@ -153,9 +151,7 @@ class FailoverPane(QScrollArea):
                 pass
             lines.append(f"On the backup {backup.name}, {what} will be DELETED.")
         else:
-            lines.append(
-                f"On the backup ({peer_name}), all the site data it received by synchronisation is DELETED."
-            )
+            lines.append(f"On the backup ({peer_name}), all the site data it received by synchronisation is DELETED.")
         lines.append("The primary keeps its data. This cannot be undone.")
         return "\n\n".join(lines)
 

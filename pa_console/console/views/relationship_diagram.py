@@ -86,9 +86,7 @@ class RelationshipDiagram(QWidget):
         else:
             painter.setPen(colour)
             text_rect = QRectF(left.right() + margin, margin, self.width() - left.right() - 2 * margin, box_h)
-            painter.drawText(
-                text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, picture.link_label
-            )
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, picture.link_label)
         painter.end()
 
     def _node(self, painter: QPainter, rect: QRectF, node: NodePicture) -> None:
@@ -114,9 +112,7 @@ class RelationshipDiagram(QWidget):
         )
         painter.setPen(palette.placeholderText().color())
         painter.drawText(
-            QRectF(
-                rect.left() + 4, title.bottom() + line * 1.2, rect.width() - 8, rect.bottom() - title.bottom()
-            ),
+            QRectF(rect.left() + 4, title.bottom() + line * 1.2, rect.width() - 8, rect.bottom() - title.bottom()),
             Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
             node.detail,
         )

@@ -44,9 +44,7 @@ def seconds_box(name: str, low: float, high: float) -> QDoubleSpinBox:
 
 
 class SettingsForm(QGroupBox):
-    def __init__(
-        self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None
-    ) -> None:
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__("Failover settings", parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None

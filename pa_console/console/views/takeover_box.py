@@ -24,9 +24,7 @@ from pa_console.protocol.models import Role, RoleRequest
 
 
 class TakeoverBox(QGroupBox):
-    def __init__(
-        self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None
-    ) -> None:
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__("Failover", parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None
@@ -93,9 +91,7 @@ class TakeoverBox(QGroupBox):
             set_role(self.countdown, "banner-error")
         elif health.primary_reachable is False:
             if health.awaiting_manual_failover or not health.auto_failover:
-                self.countdown.setText(
-                    "Primary lost: manual failover needed. Press Become Primary with Force."
-                )
+                self.countdown.setText("Primary lost: manual failover needed. Press Become Primary with Force.")
             else:
                 self.countdown.setText("Primary lost; the backup keeps trying.")
             set_role(self.countdown, "banner-error")

@@ -1,0 +1,90 @@
+"""`pa-console`: the desktop console's entry point (qasync runs asyncio inside Qt)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pa_console import __version__
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pa-console", description="Set up, watch and operate PA appliance failover.")
+    parser.add_argument("--version", action="version", version=f"pa-console {__version__}")
+    parser.add_argument("--demo", action="store_true", help="start a demo lab: two agents, a mail sink, the console")
+    parser.add_argument("--theme", choices=["system", "light", "dark"], default=None, help="colour theme")
+    parser.add_argument("--settings", type=Path, default=None, help="settings file (default: the user config dir)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser.parse_args(argv)
+
+
+async def run_console(args: argparse.Namespace) -> int:
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+    from pa_console.console.secrets import TokenStore
+    from pa_console.console.services.fleet import Fleet
+    from pa_console.console.settings import SettingsStore
+    from pa_console.console.views.main_window import MainWindow
+    from pa_console.console.views.notify_sinks import DesktopSink, TraySink
+    from pa_console.console.views.theme import app_icon, apply_theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    store = SettingsStore(args.settings)
+    fleet = Fleet(store, TokenStore())
+    window = MainWindow(fleet)
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    tray = QSystemTrayIcon(app_icon()) if QSystemTrayIcon.isSystemTrayAvailable() else None
+    if tray is not None:
+        tray.show()
+    desktop = DesktopSink()
+    fleet.notifier.add_sink(TraySink(tray))
+    fleet.notifier.add_sink(desktop)
+    try:
+        await fleet.start()
+    except Exception as exc:  # a broken settings file: say so, start empty
+        window.banner.show_text(str(exc))
+    apply_theme(app, args.theme or fleet.settings.theme)
+    window.show()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, closed.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        await closed.wait()
+    finally:
+        window.hide()
+        await fleet.aclose()
+        await desktop.aclose()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("qasync").setLevel(logging.WARNING)
+    if args.demo:
+        from pa_console.console.demo import run_demo
+
+        return run_demo(args)
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("pa-console")
+    app.setApplicationDisplayName("PA Console")
+    app.setQuitOnLastWindowClosed(False)
+    result = qasync.run(run_console(args))
+    return int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

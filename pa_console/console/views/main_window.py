@@ -1,0 +1,151 @@
+"""The main window: appliances on the left (pairs as pairs), the panes of the selected one on the right."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
+
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.views.add_dialog import AddApplianceDialog
+from pa_console.console.views.appliance_list import ApplianceListView
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.banner import Banner, BannerSink
+from pa_console.console.views.email_pane import EmailPane
+from pa_console.console.views.failover_pane import FailoverPane
+from pa_console.console.views.security_pane import SecurityPane
+from pa_console.console.views.theme import app_icon
+from pa_console.console.views.timeline_pane import TimelinePane
+from pa_console.console.views.widgets import Confirmer, default_confirmer
+from pa_console.protocol.models import Role
+
+
+class MainWindow(QMainWindow):
+    """Given its services; does no I/O itself. Emits `closed` when the user closes it."""
+
+    closed = Signal()
+
+    def __init__(self, fleet: Fleet, *, confirm: Confirmer | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.fleet = fleet
+        self.confirm = confirm or default_confirmer(self)
+        self._selected: str | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.add_dialog: AddApplianceDialog | None = None
+        self.setWindowTitle("PA Console")
+        self.setWindowIcon(app_icon())
+        self.setAccessibleName("PA Console")
+
+        self.banner = Banner()
+        fleet.notifier.add_sink(BannerSink(self.banner))
+        fleet.problem.connect(lambda text: self.banner.show_text(text))
+        self.appliances = ApplianceListView(fleet)
+        self.failover = FailoverPane(fleet, confirm=self._confirm)
+        self.security = SecurityPane(fleet, confirm=self._confirm)
+        self.email = EmailPane(fleet)
+        self.timeline = TimelinePane(fleet)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Panes")
+        self.tabs.addTab(self.failover, "&Failover")
+        self.tabs.addTab(self.security, "Se&curity")
+        self.tabs.addTab(self.email, "E&mail")
+        self.tabs.addTab(self.timeline, "T&imeline")
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.appliances)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 3)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+        self.status_label = QLabel()
+        self.status_label.setAccessibleName("Connection status")
+        self.statusBar().addWidget(self.status_label, 1)
+
+        toolbar = QToolBar("Appliances")
+        toolbar.setObjectName("appliances-toolbar")
+        self.addToolBar(toolbar)
+        self.add_action = QAction("&Add appliance…", self)
+        self.add_action.setShortcut(QKeySequence.StandardKey.New)
+        self.add_action.triggered.connect(self.open_add_dialog)
+        self.remove_action = QAction("&Remove appliance", self)
+        self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.remove_action.triggered.connect(self.remove_selected)
+        self.remove_action.setEnabled(False)
+        toolbar.addAction(self.add_action)
+        toolbar.addAction(self.remove_action)
+        for index in range(4):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+            self.addAction(action)
+
+        self.appliances.selected.connect(self.select)
+        fleet.changed.connect(self._fleet_changed)
+        self.resize(self.fontMetrics().height() * 80, self.fontMetrics().height() * 50)
+        self._fleet_changed(None)
+
+    async def _confirm(self, title: str, text: str) -> bool:
+        return await self.confirm(title, text)
+
+    def _fleet_changed(self, _: None) -> None:
+        if self._selected not in self.fleet.states:
+            first = next(iter(self.fleet.states), None)
+            if first is not None:
+                self.appliances.select(first)
+            else:
+                self.select("")
+
+    def select(self, appliance_id: str) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._selected = appliance_id or None
+        for pane in (self.failover, self.security, self.email):
+            pane.set_appliance(self._selected)
+        state = self.fleet.states.get(appliance_id) if appliance_id else None
+        if state is not None:
+            self._unsubscribe = state.changed.connect(self._selected_changed)
+        self.remove_action.setEnabled(state is not None)
+        self._selected_changed("health")
+
+    def _selected_changed(self, what: str) -> None:
+        state = self.fleet.states.get(self._selected) if self._selected else None
+        # A backup shows only what makes sense there: no Email pane to edit.
+        self.tabs.setTabVisible(self.tabs.indexOf(self.email), state is None or state.role != Role.BACKUP)
+        if state is None:
+            self.status_label.setText("Add an appliance to begin (Ctrl+N).")
+        else:
+            self.status_label.setText(f"{state.name} ({state.ref.address}): {state.status_detail}")
+
+    def open_add_dialog(self) -> AddApplianceDialog:
+        dialog = AddApplianceDialog(self.fleet, self)
+        self.add_dialog = dialog
+
+        def done(result: int) -> None:
+            if dialog.added_id:
+                self.appliances.select(dialog.added_id)
+
+        dialog.finished.connect(done)
+        dialog.open()
+        return dialog
+
+    @async_slot
+    async def remove_selected(self) -> None:
+        state = self.fleet.states.get(self._selected) if self._selected else None
+        if state is None:
+            return
+        if not await self.confirm(
+            "Remove appliance?",
+            f"{state.name} ({state.ref.address}) is removed from this console with its stored token and "
+            "trusted certificate. The appliance itself is not changed.",
+        ):
+            return
+        await self.fleet.remove_appliance(state.id)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.closed.emit()
+        super().closeEvent(event)

@@ -39,12 +39,12 @@ class NoPullAlert:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def pulled(self) -> None:
+    async def pulled(self) -> None:
         """Called when a backup pulls; after an alert, tell the administrator that pulls resumed."""
         rt = self.runtime
-        rt.local.set("last_pull_at", dt.datetime.now(dt.UTC).isoformat())
-        if rt.local.get("no_pull_alerted"):
-            rt.local.delete("no_pull_alerted")
+        await asyncio.to_thread(rt.local.set, "last_pull_at", dt.datetime.now(dt.UTC).isoformat())
+        if await asyncio.to_thread(rt.local.get, "no_pull_alerted"):
+            await asyncio.to_thread(rt.local.delete, "no_pull_alerted")
             rt.bus.publish(EventType.PULLS_RESUMED)
             rt.spawn(mail_admin(rt, "Backup pulls resumed",
                                 f"A backup appliance pulled the site data of {rt.name} again.", "pulls_resumed"),

@@ -138,7 +138,8 @@ async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
         await PeerClient.for_runtime(runtime).request("DELETE", "/peer/relationship", timeout=10)
         peer_ok = True
     except PeerError as exc:
-        peer_ok = False
+        # 401: the peer no longer knows our token, i.e. it already left the relationship (broken there earlier).
+        peer_ok = exc.status == 401
         peer_detail = str(exc)
     was_backup = break_locally(runtime, "relationship broken by the administrator")
     detail = "The failover relationship is broken on both appliances."

@@ -30,7 +30,7 @@ def seed(site: SiteStore, events: EventLog, sessions: int, recording_bytes: int)
     rng = random.Random()
     users = [f"user-{i}" for i in range(1, 6)]
     for uid in users:
-        if site.get_setting("seeded-user-" + uid) is None:
+        if not site.exists("users", uid):
             site.add_user(uid, uid.replace("-", " ").title(), f"{uid}@example.com", rng.choice(["admin", "tech"]))
     now = dt.datetime.now(dt.UTC)
     batch: list[tuple[object, ...]] = []

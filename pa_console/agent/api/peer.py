@@ -138,7 +138,7 @@ async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query
         raise AgentError(422, "resume must be a JSON object of change numbers.") from exc
     own = await asyncio.to_thread(feed.store_id, runtime.db.connect())
     if runtime.no_pull_alert is not None:
-        await asyncio.to_thread(runtime.no_pull_alert.pulled)
+        await runtime.no_pull_alert.pulled()
     return StreamingResponse(feed.changes(runtime.db.path, own, since, store, points, resume_store, resume_base),
                              media_type="application/x-ndjson")
 

@@ -107,6 +107,11 @@ class SiteStore:
         with self.db.write() as conn:
             upsert_rows(conn, "sessions", rows)
 
+    def exists(self, kind: str, item_id: str) -> bool:
+        key = KINDS[kind][0]
+        row = self.db.connect().execute(f"SELECT 1 FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608
+        return row is not None
+
     def delete(self, kind: str, item_id: str) -> bool:
         with self.db.write() as conn:
             return delete_row(conn, kind, item_id)

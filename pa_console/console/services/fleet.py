@@ -88,14 +88,18 @@ class Fleet:
     def adopt(self, state: ApplianceState) -> None:
         """Register a state (tests use this to drive views with fake data, without a monitor)."""
         self.states[state.id] = state
+        self._shape = self._group_shape()
         state.changed.connect(lambda what: self._maybe_regroup(what))
 
     def _maybe_regroup(self, what: str) -> None:
         if what in ("health", "relationship"):
-            shape = tuple(tuple(m.id for m in g.members) for g in self.groups())
+            shape = self._group_shape()
             if shape != self._shape:
                 self._shape = shape
                 self.changed.emit(None)
+
+    def _group_shape(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(m.id for m in g.members) for g in self.groups())
 
     def _start_monitor(self, entry: ApplianceEntry, state: ApplianceState, token: str) -> None:
         client = self._client_factory(entry.host, entry.port, token, entry.cert_pem)
@@ -138,6 +142,7 @@ class Fleet:
         if monitor is not None:
             await monitor.stop()
         self.states.pop(appliance_id, None)
+        self._shape = self._group_shape()
         self.settings.appliances = [e for e in self.settings.appliances if e.id != appliance_id]
         await self.settings_store.asave(self.settings)
         try:

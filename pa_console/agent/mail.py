@@ -58,5 +58,5 @@ async def send_mail(raw: dict[str, Any] | None, subject: str, body: str) -> Emai
     if errors:
         refused = ", ".join(f"{addr} ({resp.code} {resp.message})" for addr, resp in errors.items())
         return EmailTestResult(ok=False, message=f"Some recipients were refused: {refused}.")
-    code, _, text = message.partition(" ")
+    code = message.partition(" ")[0]
     return EmailTestResult(ok=True, code=int(code) if code.isdigit() else 250, message=message)

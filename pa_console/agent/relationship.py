@@ -112,7 +112,7 @@ def _own_port(runtime: AgentRuntime) -> int | None:
 
 
 def break_locally(runtime: AgentRuntime, reason: str) -> bool:
-    """Return to standalone; a backup also removes the site data it had synchronised. Returns whether it was a backup."""
+    """Return to standalone; a backup also removes the site data it had synchronised. True if it was a backup."""
     rel = runtime.relationship
     was_backup = runtime.role == Role.BACKUP
     with runtime.db.write() as conn:

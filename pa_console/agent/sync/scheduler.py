@@ -35,7 +35,7 @@ class SyncScheduler:
                 await self._task
 
     def _wake_up(self) -> None:
-        loop = self.runtime.bus._loop  # noqa: SLF001 - the loop the runtime runs on
+        loop = self.runtime.bus._loop
         if loop is not None:
             loop.call_soon_threadsafe(self._wake.set)
 

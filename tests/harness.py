@@ -69,7 +69,7 @@ class RunningAgent:
         self.cert_pem = Path(info["cert_path"]).read_text()
 
     def start(self, timeout: float = 20) -> RunningAgent:
-        log = open(self.data_dir / "serve.out", "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.data_dir / "serve.out", "ab")
         listen_file = self.data_dir / "listen.json"
         listen_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
@@ -188,7 +188,7 @@ class SmtpSink:
         self._lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ class AgentError(Exception):
         *,
         status_code: int | None = None,
         field: str | None = None,
+        agent_category: str | None = None,
     ) -> None:
         super().__init__(message)
         self.category = category
@@ -36,6 +37,8 @@ class AgentError(Exception):
         self.status_code = status_code
         # The request field the agent complained about, when it said so (e.g. "backup.port").
         self.field = field
+        # The agent's own word for what the refusal concerns ("key", "version", "connection", "peer", ...).
+        self.agent_category = agent_category
 
     def __repr__(self) -> str:
         return f"AgentError({self.category.value!r}, {self.message!r}, status_code={self.status_code})"
@@ -73,6 +76,7 @@ def error_from_response(response: httpx.Response) -> AgentError:
     status = response.status_code
     detail: str | None = None
     field: str | None = None
+    agent_category: str | None = None
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, httpx.ResponseNotRead):
@@ -85,7 +89,10 @@ def error_from_response(response: httpx.Response) -> AgentError:
             detail, field = _field_from_validation(raw)
         if isinstance(body.get("field"), str):
             field = body["field"]
-    if status in (401, 403):
+        if isinstance(body.get("category"), str):
+            agent_category = body["category"]
+    # 403 also means "the keys differ" (category "key"): only a bare or "auth" 403 is about the token.
+    if status == 401 or (status == 403 and agent_category in (None, "auth")):
         return AgentError(
             ErrorCategory.AUTH,
             detail or "The appliance refused the API token; check the token with `pa-agent info` and add it again.",
@@ -96,12 +103,14 @@ def error_from_response(response: httpx.Response) -> AgentError:
             ErrorCategory.REQUEST,
             detail or f"The appliance had an internal error (HTTP {status}); look at its log.",
             status_code=status,
+            agent_category=agent_category,
         )
     return AgentError(
         ErrorCategory.REQUEST,
         detail or f"The appliance refused the request (HTTP {status}).",
         status_code=status,
         field=field,
+        agent_category=agent_category,
     )
 
 

@@ -38,6 +38,10 @@ def field_of_error(exc: AgentError) -> str:
         head = exc.field.split(".")[0]
         if head in ("backup", "reverse"):
             return head
+    if exc.agent_category == "key":
+        return "key"
+    if exc.agent_category == "connection":
+        return "backup"
     text = exc.message.lower()
     if "key" in text and ("differ" in text or "match" in text or "fingerprint" in text):
         return "key"

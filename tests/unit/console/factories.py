@@ -54,9 +54,7 @@ def appliance(
         clock=clock or FakeClock(),
     )
     if peer is not None:
-        health_fields["peer"] = PeerSummary(
-            name=peer[0], host="127.0.0.1", port=peer[1], fingerprint_sha256=peer[2]
-        )
+        health_fields["peer"] = PeerSummary(name=peer[0], host="127.0.0.1", port=peer[1], fingerprint_sha256=peer[2])
     state.set_health(health(name, role, **health_fields))
     state.set_status(ConnectionStatus.ONLINE)
     state.set_settings(FailoverSettings())

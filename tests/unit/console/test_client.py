@@ -33,11 +33,9 @@ def test_detail_passes_through_and_categories() -> None:
         if request.url.path.endswith("health"):
             return httpx.Response(401, json={"detail": "Bad token."})
         if request.url.path.endswith("relationship"):
-            return httpx.Response(409, json={"detail": "The keys differ; compare fingerprints."})
+            return httpx.Response(403, json={"detail": "The keys differ; compare fingerprints.", "category": "key"})
         if request.url.path.endswith("settings"):
-            return httpx.Response(
-                422, json={"detail": [{"loc": ["body", "pull_interval_s"], "msg": "must be >= 1"}]}
-            )
+            return httpx.Response(422, json={"detail": [{"loc": ["body", "pull_interval_s"], "msg": "must be >= 1"}]})
         return httpx.Response(200, text="not json")
 
     async def go() -> list[AgentError]:
@@ -60,8 +58,9 @@ def test_detail_passes_through_and_categories() -> None:
     assert (request.category, request.message, request.status_code) == (
         ErrorCategory.REQUEST,
         "The keys differ; compare fingerprints.",
-        409,
+        403,
     )
+    assert request.agent_category == "key"
     assert invalid.field == "pull_interval_s" and "must be >= 1" in invalid.message
     assert parsing.category == ErrorCategory.PARSING
 

@@ -17,9 +17,7 @@ def test_merges_by_time_skips_noise_and_duplicates() -> None:
     changes: list[None] = []
     model.changed.connect(changes.append)
     model.add("alpha", [event("relationship_established", id=1, ts=T0), event("sync_progress", id=2, ts=T0)])
-    model.add(
-        "beta", [event("sync_finished", id=1, ts=T0 + timedelta(seconds=5), rows_moved=3, bytes_moved=2048)]
-    )
+    model.add("beta", [event("sync_finished", id=1, ts=T0 + timedelta(seconds=5), rows_moved=3, bytes_moved=2048)])
     model.add("alpha", [event("countdown", id=3, ts=T0 + timedelta(seconds=2), failover_in_s=59)])
     model.add("alpha", [event("countdown", id=4, ts=T0 + timedelta(seconds=3), failover_in_s=60)])
     model.add("alpha", [event("relationship_established", id=1, ts=T0)])  # duplicate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pa_console.agent.alerts import NoPullAlert
+from pa_console.agent.failover.service import FailoverService
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.sync.engine import SyncEngine
 from pa_console.agent.sync.scheduler import SyncScheduler
@@ -13,3 +14,4 @@ def install_services(runtime: AgentRuntime) -> None:
     runtime.sync_scheduler = SyncScheduler(runtime, runtime.sync_engine)
     runtime.no_pull_alert = NoPullAlert(runtime)
     runtime.services += [runtime.sync_scheduler, runtime.no_pull_alert]
+    runtime.services.append(FailoverService(runtime))  # issue 4: watch, takeover, shared address, split brain

@@ -1,7 +1,44 @@
-"""Agent-to-agent endpoints of failover (issue #4): planned swap, split-brain checks."""
+"""Agent-to-agent endpoints of failover (issue #4): the peer's half of a planned swap."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter(prefix="/peer")
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from pa_console.agent.auth import Runtime
+from pa_console.agent.failover import manual
+from pa_console.agent.failover.service import FailoverService
+from pa_console.agent.peer.auth import PeerAuth
+
+router = APIRouter(prefix="/peer/failover", dependencies=[PeerAuth])
+
+
+class StepDown(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requested_by: str = Field(max_length=200)
+
+
+class BecomePrimary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requested_by: str = Field(max_length=200)
+    epoch: int = Field(ge=0)
+
+
+@router.post("/step-down")
+async def step_down(body: StepDown, runtime: Runtime) -> dict[str, Any]:
+    """The backup takes over in a planned swap: the primary stops serving and becomes the backup first."""
+    return await manual.step_down_for_peer(FailoverService.of(runtime), body.requested_by)
+
+
+@router.post("/become-primary")
+async def become_primary(body: BecomePrimary, runtime: Runtime) -> dict[str, Any]:
+    """The primary (already stepped down, at `epoch`) hands over: become the primary above its epoch."""
+    return await manual.become_primary_for_peer(FailoverService.of(runtime), body.requested_by, body.epoch)
+
+
+@router.post("/last-sync")
+async def last_sync(runtime: Runtime) -> dict[str, Any]:
+    """Before a swap asked on the primary: pull a last sync now and answer when it is complete."""
+    return await manual.last_sync_for_peer(FailoverService.of(runtime))

@@ -84,7 +84,7 @@ class FailoverMonitor:
         waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait())}
         if self._probe is not None:
             waits.add(self._probe)
-        done, pending = await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        _done, pending = await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
         for fut in pending:
             if fut is not self._probe:
                 fut.cancel()

@@ -1,0 +1,174 @@
+"""Manual failover (the console's button and POST /api/v1/failover/role), and the peer's half of it.
+
+The order always avoids two primaries: the primary steps down (stops serving the shared address) first, then the
+other side is promoted at a higher epoch. A failure between the two leaves no primary for a moment, never two,
+and the side that asked puts things back as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pa_console.agent.errors import AgentError
+from pa_console.agent.failover.service import FailoverService
+from pa_console.agent.failover.takeover import StepResult, demote, promote
+from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.protocol.models import Role, RoleRequest, RoleResult, SyncStatus
+
+PING_TIMEOUT_S = 3.0
+SYNC_TIMEOUT_S = 6 * 3600.0  # a last sync of a large site can take long; the swap waits for it
+
+
+def _steps_text(steps: list[StepResult]) -> str:
+    failed = [s for s in steps if not s.ok]
+    return "" if not failed else " Problems: " + " ".join(f"{s.step}: {s.detail}" for s in failed)
+
+
+async def request_role(service: FailoverService, req: RoleRequest) -> RoleResult:
+    runtime = service.runtime
+    wanted = Role(req.role)
+    if runtime.relationship is None or runtime.role == Role.STANDALONE:
+        raise AgentError(409, "This appliance is in no failover relationship; establish one before failing over.")
+    if runtime.role == wanted:
+        return RoleResult(role=runtime.role, epoch=runtime.epoch, detail=f"{runtime.name} already is the {wanted}.")
+    client = PeerClient.for_runtime(runtime)
+    peer = str(runtime.relationship.get("peer_name", "the peer"))
+    try:
+        answer: dict[str, Any] | None = await client.ping(timeout=PING_TIMEOUT_S)
+        unreachable = ""
+    except PeerError as exc:
+        answer, unreachable = None, str(exc)
+    if answer is None and not req.force:
+        what = "a planned swap needs it" if wanted == Role.PRIMARY else "it must be asked to become the primary"
+        raise AgentError(409, f"The peer {peer} cannot be reached ({unreachable.rstrip('.')}), and {what}. "
+                              "Repeat with force to change this appliance's role alone.", "peer")
+    if wanted == Role.PRIMARY:
+        if answer is None:
+            return await _forced_takeover(service, peer)
+        return await _planned_takeover(service, client, peer, answer, req.sync_first)
+    if answer is None:
+        return await _forced_step_down(service, peer)
+    return await _planned_step_down(service, client, peer, req.sync_first)
+
+
+async def _last_sync(service: FailoverService) -> str:
+    engine = service.runtime.sync_engine
+    if engine is None:
+        raise AgentError(409, "This appliance has no sync engine; swap without sync_first.")
+    report = await engine.run_once("before a planned swap")
+    if report.status != SyncStatus.OK:
+        raise AgentError(409, f"The last sync before the swap failed ({report.error or 'see the events'}); "
+                              "nothing was changed. Retry, or swap without sync_first.", "sync")
+    return f" A last sync moved {report.rows_moved} rows and {report.bytes_moved} bytes first."
+
+
+async def _planned_takeover(service: FailoverService, client: PeerClient, peer: str, answer: dict[str, Any],
+                            sync_first: bool) -> RoleResult:
+    runtime = service.runtime
+    synced = await _last_sync(service) if sync_first else ""
+    async with service.transition:
+        try:
+            stepped = await client.request("POST", "/peer/failover/step-down",
+                                           json={"requested_by": runtime.name}, timeout=30)
+            peer_epoch: int | None = int(stepped["epoch"])
+        except PeerError as exc:
+            peer_epoch = await _stepped_down_anyway(client)
+            if peer_epoch is None:
+                raise AgentError(502, f"The primary {peer} did not step down ({exc}); nothing was changed here.",
+                                 "peer") from exc
+        epoch, steps = await promote(runtime, service.site, f"planned swap: {peer} stepped down",
+                                     max(peer_epoch or 0, int(answer.get("epoch", 0))) + 1, planned=True)
+    return RoleResult(role=Role.PRIMARY, epoch=epoch,
+                      detail=f"Planned swap done: {runtime.name} is the primary, {peer} the backup.{synced}"
+                             f"{_steps_text(steps)}")
+
+
+async def _stepped_down_anyway(client: PeerClient) -> int | None:
+    """The step-down's answer was lost: did it happen? (If so, go on: else there would be no primary at all.)"""
+    try:
+        answer = await client.ping(timeout=PING_TIMEOUT_S)
+    except PeerError:
+        return None
+    return int(answer.get("epoch", 0)) if answer.get("role") == Role.BACKUP.value else None
+
+
+async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
+    runtime = service.runtime
+    async with service.transition:
+        epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
+                                     service.monitor.peer_epoch + 1)
+    return RoleResult(role=Role.PRIMARY, epoch=epoch,
+                      detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. If {peer} "
+                             "returns as primary, it will demote itself and keep its newer data aside."
+                             f"{_steps_text(steps)}")
+
+
+async def _planned_step_down(service: FailoverService, client: PeerClient, peer: str,
+                             sync_first: bool) -> RoleResult:
+    runtime = service.runtime
+    synced = ""
+    if sync_first:
+        try:
+            report = await client.request("POST", "/peer/failover/last-sync", timeout=SYNC_TIMEOUT_S)
+        except PeerError as exc:
+            raise AgentError(409 if exc.status == 409 else 502, f"The last sync before the swap failed ({exc}); "
+                             "nothing was changed.", "sync") from exc
+        synced = f" The backup pulled a last sync first ({report.get('rows_moved', 0)} rows)."
+    async with service.transition:
+        epoch = await demote(runtime, service.site, f"planned swap: {peer} becomes the primary")
+        try:
+            await client.request("POST", "/peer/failover/become-primary",
+                                 json={"requested_by": runtime.name, "epoch": epoch}, timeout=30)
+        except PeerError as exc:
+            # Undo: rather this appliance primary again than no primary at all.
+            epoch, _ = await promote(runtime, service.site, f"swap undone: {peer} could not become the primary")
+            raise AgentError(502, f"{peer} could not become the primary ({exc}); {runtime.name} stayed the "
+                                  "primary.", "peer") from exc
+    return RoleResult(role=Role.BACKUP, epoch=runtime.epoch,
+                      detail=f"Planned swap done: {peer} is the primary, {runtime.name} the backup.{synced}")
+
+
+async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
+    runtime = service.runtime
+    async with service.transition:
+        epoch = await demote(runtime, service.site, f"forced step-down: {peer} unreachable")
+    return RoleResult(role=Role.BACKUP, epoch=epoch,
+                      detail=f"{runtime.name} is now a backup and stopped serving the shared address; {peer} "
+                             "could not be told, so no appliance is primary until one is made primary.")
+
+
+# -- the peer's half ---------------------------------------------------------------------------------------------
+async def step_down_for_peer(service: FailoverService, requested_by: str) -> dict[str, Any]:
+    runtime = service.runtime
+    async with service.transition:
+        if runtime.role == Role.BACKUP:
+            return {"epoch": runtime.epoch, "role": Role.BACKUP.value, "detail": "already the backup"}
+        if runtime.role != Role.PRIMARY:
+            raise AgentError(409, f"{runtime.name} is not the primary.")
+        epoch = await demote(runtime, service.site, f"planned swap requested by {requested_by}")
+    return {"epoch": epoch, "role": Role.BACKUP.value, "detail": f"{runtime.name} is now the backup"}
+
+
+async def become_primary_for_peer(service: FailoverService, requested_by: str, peer_epoch: int) -> dict[str, Any]:
+    runtime = service.runtime
+    async with service.transition:
+        if runtime.role == Role.PRIMARY:
+            return {"epoch": runtime.epoch, "role": Role.PRIMARY.value, "steps": []}
+        if runtime.role != Role.BACKUP:
+            raise AgentError(409, f"{runtime.name} is not the backup.")
+        epoch, steps = await promote(runtime, service.site, f"planned swap requested by {requested_by}",
+                                     peer_epoch + 1, planned=True)
+    return {"epoch": epoch, "role": Role.PRIMARY.value, "steps": [s.as_tuple() for s in steps]}
+
+
+async def last_sync_for_peer(service: FailoverService) -> dict[str, Any]:
+    if service.runtime.role != Role.BACKUP:
+        raise AgentError(409, f"{service.runtime.name} is not the backup.")
+    engine = service.runtime.sync_engine
+    if engine is None:
+        raise AgentError(409, "This appliance has no sync engine.")
+    report = await engine.run_once("before a planned swap")
+    if report.status != SyncStatus.OK:
+        raise AgentError(409, f"the backup's sync failed: {report.error or 'see its events'}", "sync")
+    result: dict[str, Any] = report.model_dump(mode="json")
+    return result

@@ -1,0 +1,211 @@
+"""FailoverService: the appliance's side of failover, whatever its role.
+
+- as backup: the FailoverMonitor watches the primary and takes over when the state machine says so;
+- as primary: serves the site on the shared address, and checks that the peer is not primary at a higher epoch
+  (split brain: then it demotes itself, keeping its data aside), at start-up before serving and periodically;
+- every role change (automatic, manual, split brain) holds one lock, so they never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pa_console.agent.failover import messages
+from pa_console.agent.failover.keep_aside import keep_site_copy
+from pa_console.agent.failover.mailer import send_in_background
+from pa_console.agent.failover.monitor import FailoverMonitor
+from pa_console.agent.failover.takeover import demote, promote
+from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.shared_ip.base import SharedAddressError
+from pa_console.agent.shared_ip.site import SharedSite
+from pa_console.protocol.models import EventType, Role
+
+if TYPE_CHECKING:
+    from pa_console.agent.runtime import AgentRuntime
+
+log = logging.getLogger(__name__)
+
+SERVE_RETRY_S = 1.0  # a primary that could not bind the shared address tries again this often
+SERVE_CHECK_S = 5.0  # a primary that serves checks this often that it still holds the address
+STARTUP_PINGS = 2  # a primary asks its peer this many times at start-up before it serves the shared address
+
+
+def guard_interval(probe_interval_s: float) -> float:
+    return max(1.0, 2 * probe_interval_s)
+
+
+class FailoverService:
+    def __init__(self, runtime: AgentRuntime) -> None:
+        self.runtime = runtime
+        self.site = SharedSite(runtime)
+        self.monitor = FailoverMonitor(self)
+        self.transition = asyncio.Lock()
+        self.ready = False  # False until the start-up split-brain check is done: no serving before
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._monitor_wake = asyncio.Event()
+        self._serve_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._serve_error: str | None = None
+
+    @classmethod
+    def of(cls, runtime: AgentRuntime) -> FailoverService:
+        for service in runtime.services:
+            if isinstance(service, cls):
+                return service
+        raise LookupError("the failover service is not installed")
+
+    @property
+    def changing_role(self) -> bool:
+        return self.transition.locked()
+
+    # -- service life ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.runtime.settings_listeners.append(self._changed)
+        self._tasks = [self.runtime.spawn(self.monitor.run(self._monitor_wake), "failover-monitor"),
+                       self.runtime.spawn(self._serve_loop(), "failover-shared-address"),
+                       self.runtime.spawn(self._guard_loop(), "failover-split-brain-guard")]
+
+    async def stop(self) -> None:
+        if self._changed in self.runtime.settings_listeners:
+            self.runtime.settings_listeners.remove(self._changed)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A stopped agent serves nothing: the address goes with it (the other appliance may need it).
+        try:
+            await self.site.withdraw()
+        except SharedAddressError as exc:
+            log.warning("releasing the shared address at stop: %s", exc)
+
+    def _changed(self) -> None:
+        """Settings, role or relationship changed; may be called from a worker thread (sync route handlers)."""
+        def wake() -> None:
+            self.monitor.settings_changed()
+            self._monitor_wake.set()
+            self._serve_wake.set()
+
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(wake)
+
+    # -- the primary's shared address -------------------------------------------------------------------------------
+    async def _serve_loop(self) -> None:
+        await self._startup_check()
+        self.ready = True
+        while True:
+            try:
+                delay = await self.reconcile_serving()
+            except Exception:
+                log.exception("keeping the shared address in line with the role failed")
+                delay = SERVE_CHECK_S
+            try:
+                await asyncio.wait_for(self._serve_wake.wait(), delay)
+            except TimeoutError:
+                pass
+            self._serve_wake.clear()
+
+    async def reconcile_serving(self) -> float:
+        """Serve the shared address exactly while primary. Returns when to look again."""
+        if self.changing_role:
+            return SERVE_RETRY_S  # the role change serves or withdraws itself
+        shared = self.runtime.settings.shared_address
+        if self.runtime.role != Role.PRIMARY or shared is None:
+            if self.site.serving:
+                await self.site.withdraw()
+            return SERVE_CHECK_S
+        if self.site.serving_config == shared:
+            if await self.site.still_held():
+                return SERVE_CHECK_S
+            log.warning("the shared address is no longer held here; claiming it again")
+            await self.site.withdraw()
+        try:
+            await self.site.serve(shared)
+        except SharedAddressError as exc:
+            if str(exc) != self._serve_error:  # report each distinct problem once, not every second
+                self._serve_error = str(exc)
+                self.runtime.bus.publish(EventType.TAKEOVER_STEP, step="shared_address", ok=False, detail=str(exc),
+                                         duration_s=0.0)
+            return SERVE_RETRY_S
+        self._serve_error = None
+        return SERVE_CHECK_S
+
+    # -- split brain ------------------------------------------------------------------------------------------------
+    async def _startup_check(self) -> None:
+        if self.runtime.role != Role.PRIMARY or self.runtime.relationship is None:
+            return
+        for _ in range(STARTUP_PINGS):
+            if await self.check_peer() is not None:
+                return
+
+    async def _guard_loop(self) -> None:
+        while True:
+            await asyncio.sleep(guard_interval(self.runtime.settings.probe_interval_s))
+            if self.ready and self.runtime.role == Role.PRIMARY and self.runtime.relationship is not None:
+                try:
+                    await self.check_peer()
+                except Exception:
+                    log.exception("split-brain check failed")
+
+    async def check_peer(self) -> dict[str, Any] | None:
+        """As primary: ask the peer its role and epoch; demote if it is primary at a higher epoch. None: no answer."""
+        try:
+            answer = await PeerClient.for_runtime(self.runtime).ping(timeout=2.0)
+        except PeerError:
+            return None
+        if self.runtime.role == Role.PRIMARY and answer.get("role") == Role.PRIMARY.value \
+                and self._peer_wins(int(answer.get("epoch", 0))):
+            await self.split_brain_demote(str(answer.get("name", "the peer")), int(answer.get("epoch", 0)))
+        return answer
+
+    def _peer_wins(self, peer_epoch: int) -> bool:
+        own = self.runtime.epoch
+        if peer_epoch != own:
+            return peer_epoch > own
+        # Equal epochs cannot come from our own role changes, but be deterministic anyway: both sides compare the
+        # same two fingerprints, so exactly one of them yields.
+        rel = self.runtime.relationship or {}
+        return str(rel.get("peer_fingerprint", "")) > self.runtime.identity.fingerprint
+
+    async def split_brain_demote(self, peer_name: str, peer_epoch: int) -> None:
+        async with self.transition:
+            if self.runtime.role != Role.PRIMARY:
+                return
+            own_epoch = self.runtime.epoch
+            await self.site.withdraw()  # first of all, stop answering as the site
+            kept = await self._keep_aside()
+            demote_epoch = await demote(self.runtime, self.site, f"split brain: {peer_name} is primary at epoch "
+                                        f"{peer_epoch}, this appliance was at {own_epoch}", peer_epoch,
+                                        split_brain=True)
+            self.runtime.bus.publish(EventType.DEMOTED, peer=peer_name, peer_epoch=peer_epoch,
+                                     previous_epoch=own_epoch, epoch=demote_epoch,
+                                     kept=str(kept) if kept else None)
+            subject, body = messages.demoted(self.runtime.name, peer_name, own_epoch, peer_epoch,
+                                             str(kept) if kept else None)
+            send_in_background(self.runtime, "demoted", subject, body)
+
+    async def _keep_aside(self) -> Path | None:
+        try:
+            kept = await asyncio.to_thread(keep_site_copy, self.runtime)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("could not keep the site data aside before demotion: %r", exc)
+            return None
+        self.runtime.bus.publish(EventType.SPLIT_BRAIN_DATA_KEPT, path=str(kept),
+                                 last_seq=self.runtime.site.last_seq(),
+                                 detail="The site data as it was on this appliance before it was demoted; the "
+                                        "next sync replaces the live copy with the primary's.")
+        return kept
+
+    # -- takeover ---------------------------------------------------------------------------------------------------
+    async def automatic_takeover(self, reason: str, peer_epoch: int) -> None:
+        async with self.transition:
+            if self.runtime.role != Role.BACKUP:
+                return
+            _, steps = await promote(self.runtime, self.site, reason, peer_epoch + 1)
+        rel = self.runtime.relationship or {}
+        subject, body = messages.takeover(self.runtime.name, str(rel.get("peer_name", "the old primary")), reason,
+                                          [s.as_tuple() for s in steps])
+        send_in_background(self.runtime, "takeover", subject, body)

@@ -26,7 +26,11 @@ def qloop(qapp: QApplication) -> Iterator[tuple[qasync.QEventLoop, list[dict[str
     asyncio.set_event_loop(loop)
     errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    asyncio.events._set_running_loop(None)  # installed per test by `aloop`; plain asyncio tests stay possible
     yield loop, errors
+    executor = getattr(loop, "_QEventLoop__default_executor", None)
+    if executor is not None:  # asyncio.to_thread workers: stop them before Qt goes away
+        executor.shutdown(wait=True)
 
 
 @pytest.fixture
@@ -44,6 +48,7 @@ def aloop(qloop: tuple[qasync.QEventLoop, list[dict[str, Any]]], qtbot: Any) -> 
         task.cancel()
     if leftovers:
         qtbot.waitUntil(lambda: all(t.done() for t in leftovers), timeout=10_000)
+    asyncio.events._set_running_loop(None)
     if errors:
         context = errors[0]
         exc = context.get("exception")

@@ -1,0 +1,97 @@
+"""A primary/backup pair of real agents with a loopback shared address and a real SMTP sink, for failover tests."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.harness import RunningAgent, SmtpSink, free_port, wait_until
+from tests.integration.sync.pair import KEY, configure, establish
+
+_next_address = [20]
+
+
+def new_shared_address() -> dict[str, Any]:
+    """A loopback shared address of its own per test, so that a test's leftovers never answer for the next."""
+    _next_address[0] += 1
+    address = f"127.0.0.{_next_address[0]}"
+    return {"driver": "loopback", "address": address, "port": free_port(address)}
+
+
+@dataclass
+class Pair:
+    primary: RunningAgent
+    backup: RunningAgent
+    shared: dict[str, Any]
+    smtp: SmtpSink
+
+    def site(self, timeout: float = 2) -> dict[str, Any] | None:
+        """GET the site at the shared address (trusting either appliance's certificate); None if nobody answers."""
+        ctx = ssl.create_default_context(cadata=self.primary.cert_pem + self.backup.cert_pem)
+        ctx.check_hostname = False
+        try:
+            r = httpx.get(f"https://{self.shared['address']}:{self.shared['port']}/site", verify=ctx,
+                          timeout=timeout)
+        except httpx.TransportError:
+            return None
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def wait_site(self, name: str, timeout: float = 15) -> float:
+        """Wait until the site answers with that appliance's name; returns the monotonic time it did."""
+        wait_until(lambda: (self.site() or {}).get("name") == name, timeout=timeout, interval=0.1,
+                   what=f"the shared address to answer {name}")
+        return time.monotonic()
+
+    def mails(self) -> list[str]:
+        return self.smtp.subjects()
+
+
+def make_pair(agents: Callable[..., RunningAgent], smtp: SmtpSink, **settings: Any) -> Pair:
+    primary, backup = agents("alpha", key_hex=KEY), agents("beta", key_hex=KEY)
+    shared = new_shared_address()
+    values = {"primary_timeout_s": 5, "probe_interval_s": 0.5, "auto_failover": True, "shared_address": shared,
+              "first_sync_delay_s": 3600} | settings
+    for agent in (primary, backup):
+        configure(agent, **values)
+        r = agent.request("PUT", "/api/v1/email", json=smtp.config())
+        assert r.status_code == 200, r.text
+    establish(primary, backup)
+    pair = Pair(primary, backup, shared, smtp)
+    pair.wait_site("alpha")
+    wait_until(lambda: backup.health()["primary_reachable"] is True, timeout=10, what="the backup to see its primary")
+    return pair
+
+
+def events(agent: RunningAgent, after: int = 0) -> list[dict[str, Any]]:
+    """The agent's kept events after a number (history only, not followed)."""
+    out: list[dict[str, Any]] = []
+    with agent.client(timeout=10) as c:
+        r = c.get("/api/v1/events", params={"after": after, "follow": "false"})
+        assert r.status_code == 200
+        for line in r.text.splitlines():
+            if line.startswith("data: "):
+                out.append(json.loads(line[6:]))
+    return out
+
+
+def of_type(evs: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [e for e in evs if e["type"] == type_]
+
+
+def roles(*agents: RunningAgent) -> list[str | None]:
+    """Each agent's role, None for one that does not answer."""
+    result: list[str | None] = []
+    for agent in agents:
+        try:
+            result.append(agent.health()["role"])
+        except (httpx.TransportError, AssertionError):
+            result.append(None)
+    return result

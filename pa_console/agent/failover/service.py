@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SERVE_RETRY_S = 1.0  # a primary that could not bind the shared address tries again this often
 SERVE_CHECK_S = 5.0  # a primary that serves checks this often that it still holds the address
 STARTUP_PINGS = 2  # a primary asks its peer this many times at start-up before it serves the shared address
+STARTUP_CHECK_S = 6.0
 
 
 def guard_interval(probe_interval_s: float) -> float:
@@ -65,6 +66,13 @@ class FailoverService:
     # -- service life ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # Before the API answers anything: a primary returning after a failover must not even report itself
+        # primary if its peer has taken over meanwhile (the check is bounded: an unreachable peer costs seconds).
+        try:
+            await asyncio.wait_for(self._startup_check(), STARTUP_CHECK_S)
+        except TimeoutError:
+            log.warning("the start-up split-brain check did not finish in %s s", STARTUP_CHECK_S)
+        self.ready = True
         self.runtime.settings_listeners.append(self._changed)
         self._tasks = [self.runtime.spawn(self.monitor.run(self._monitor_wake), "failover-monitor"),
                        self.runtime.spawn(self._serve_loop(), "failover-shared-address"),
@@ -94,8 +102,6 @@ class FailoverService:
 
     # -- the primary's shared address -------------------------------------------------------------------------------
     async def _serve_loop(self) -> None:
-        await self._startup_check()
-        self.ready = True
         while True:
             try:
                 delay = await self.reconcile_serving()

@@ -95,3 +95,42 @@ def roles(*agents: RunningAgent) -> list[str | None]:
         except (httpx.TransportError, AssertionError):
             result.append(None)
     return result
+
+
+class PrimaryWatch:
+    """Polls both appliances' health in the background and records every moment both said 'primary'."""
+
+    def __init__(self, *agents: RunningAgent) -> None:
+        import threading
+
+        self.agents = agents
+        self.both_primary: list[float] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        clients = [agent.client(timeout=2) for agent in self.agents]  # kept open: many samples a second
+        try:
+            while not self._stop.is_set():
+                found = []
+                for client in clients:
+                    try:
+                        found.append(client.get("/api/v1/failover/health").json()["role"])
+                    except (httpx.TransportError, ValueError, KeyError):
+                        found.append(None)
+                if found.count("primary") > 1:
+                    self.both_primary.append(time.monotonic())
+                self.samples += 1
+                time.sleep(0.02)
+        finally:
+            for client in clients:
+                client.close()
+
+    def __enter__(self) -> PrimaryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)

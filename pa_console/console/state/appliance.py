@@ -219,6 +219,8 @@ class ApplianceState:
             role = role or Role.BACKUP
         if role in {r.value for r in Role}:
             fields["role"] = Role(str(role))
+            if event.type == EventType.ROLE_CHANGED:
+                fields["relationship_established"] = fields["role"] != Role.STANDALONE
         epoch = event.data.get("epoch")
         if isinstance(epoch, int):
             fields["epoch"] = epoch

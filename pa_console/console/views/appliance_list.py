@@ -9,6 +9,7 @@ from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.picture import build_picture
 from pa_console.console.views.theme import ICON_OF_LINK, ICON_OF_STATUS, status_icon
+from pa_console.console.views.widgets import Subscriptions
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -29,7 +30,8 @@ class ApplianceListView(QTreeWidget):
         self.setRootIsDecorated(True)
         self.setUniformRowHeights(True)
         self.itemSelectionChanged.connect(self._on_selection)
-        fleet.changed.connect(self._on_fleet_changed)
+        self._subs = Subscriptions(self)
+        self._subs.add(fleet.changed, self._on_fleet_changed)
         self.rebuild()
 
     def _on_fleet_changed(self, _: None) -> None:
@@ -72,7 +74,7 @@ class ApplianceListView(QTreeWidget):
         def on_change(what: str) -> None:
             self._on_state(state, what)
 
-        state.changed.connect(on_change)
+        self._subs.add(state.changed, on_change)
 
     def _on_state(self, state: ApplianceState, what: str) -> None:
         if what in ("status", "health", "sync", "countdown", "progress"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from pa_console.console.state.notifier import Notice, Urgency
@@ -42,4 +43,5 @@ class BannerSink:
         self.banner = banner
 
     def show(self, notice: Notice) -> None:
-        self.banner.show_notice(notice)
+        if shiboken6.isValid(self.banner):  # the window may be gone while the notifier lives on
+            self.banner.show_notice(notice)

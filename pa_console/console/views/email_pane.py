@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pydantic import ValidationError
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
@@ -12,6 +10,7 @@ from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
+    Subscriptions,
     button,
     error_label,
     hint_label,
@@ -29,7 +28,7 @@ class EmailPane(QWidget):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._loaded: EmailConfig | None = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._subs = Subscriptions(self)
         self._busy = False
         self.setAccessibleName("Email")
         self.host = line_edit("SMTP server", "smtp.example.com")
@@ -89,15 +88,13 @@ class EmailPane(QWidget):
         self.set_appliance(None)
 
     def set_appliance(self, appliance_id: str | None) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._subs.clear()
         self._state = self._fleet.states.get(appliance_id) if appliance_id else None
         self._loaded = None
         self.answer.setVisible(False)
         show_error(self.error, None)
         if self._state is not None:
-            self._unsubscribe = self._state.changed.connect(self._on_changed)
+            self._subs.add(self._state.changed, self._on_changed)
         self.refresh_view()
 
     def _on_changed(self, what: str) -> None:

@@ -137,10 +137,14 @@ class EstablishForm(QWidget):
         if changed:
             self.reverse.set(primary.ref.host, primary.ref.port)
             show_error(self.error, None)
-            self._fill_pick()
+        self._fill_pick()
         self.revalidate()
 
     def _fill_pick(self) -> None:
+        wanted = [s.id for s in self._fleet.states.values() if s is not self._primary]
+        present = [self.pick.itemData(i) for i in range(1, self.pick.count())]
+        if wanted == present:
+            return
         self.pick.clear()
         self.pick.addItem("(enter the details by hand)", None)
         for state in self._fleet.states.values():

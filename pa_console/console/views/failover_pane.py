@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
@@ -21,6 +19,7 @@ from pa_console.console.views.sync_box import SyncBox
 from pa_console.console.views.takeover_box import TakeoverBox
 from pa_console.console.views.widgets import (
     Confirmer,
+    Subscriptions,
     button,
     default_confirmer,
     error_label,
@@ -36,7 +35,7 @@ class FailoverPane(QScrollArea):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._peer: ApplianceState | None = None
-        self._unsubscribe: list[Callable[[], None]] = []
+        self._subs = Subscriptions(self)
         self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.setAccessibleName("Failover")
@@ -82,14 +81,12 @@ class FailoverPane(QScrollArea):
         return await self.confirm(title, text)
 
     def set_appliance(self, appliance_id: str | None) -> None:
-        for off in self._unsubscribe:
-            off()
-        self._unsubscribe = []
+        self._subs.clear()
         self._state = self._fleet.states.get(appliance_id) if appliance_id else None
         self._peer = self._fleet.peer_of(appliance_id) if appliance_id else None
         for s in (self._state, self._peer):
             if s is not None:
-                self._unsubscribe.append(s.changed.connect(self._on_changed))
+                self._subs.add(s.changed, self._on_changed)
         self.break_result.setText("")
         show_error(self.break_error, None)
         self.refresh_view()

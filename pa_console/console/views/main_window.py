@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
@@ -18,7 +16,7 @@ from pa_console.console.views.failover_pane import FailoverPane
 from pa_console.console.views.security_pane import SecurityPane
 from pa_console.console.views.theme import app_icon
 from pa_console.console.views.timeline_pane import TimelinePane
-from pa_console.console.views.widgets import Confirmer, default_confirmer
+from pa_console.console.views.widgets import Confirmer, Subscriptions, default_confirmer
 from pa_console.protocol.models import Role
 
 
@@ -32,7 +30,6 @@ class MainWindow(QMainWindow):
         self.fleet = fleet
         self.confirm = confirm or default_confirmer(self)
         self._selected: str | None = None
-        self._unsubscribe: Callable[[], None] | None = None
         self.add_dialog: AddApplianceDialog | None = None
         self.setWindowTitle("PA Console")
         self.setWindowIcon(app_icon())
@@ -40,7 +37,9 @@ class MainWindow(QMainWindow):
 
         self.banner = Banner()
         fleet.notifier.add_sink(BannerSink(self.banner))
-        fleet.problem.connect(lambda text: self.banner.show_text(text))
+        self._subs = Subscriptions(self)
+        self._state_subs = Subscriptions(self)
+        self._subs.add(fleet.problem, self.banner.show_text)
         self.appliances = ApplianceListView(fleet)
         self.failover = FailoverPane(fleet, confirm=self._confirm)
         self.security = SecurityPane(fleet, confirm=self._confirm)
@@ -84,7 +83,7 @@ class MainWindow(QMainWindow):
             self.addAction(action)
 
         self.appliances.selected.connect(self.select)
-        fleet.changed.connect(self._fleet_changed)
+        self._subs.add(fleet.changed, self._fleet_changed)
         self.resize(self.fontMetrics().height() * 80, self.fontMetrics().height() * 50)
         self._fleet_changed(None)
 
@@ -100,15 +99,13 @@ class MainWindow(QMainWindow):
                 self.select("")
 
     def select(self, appliance_id: str) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._state_subs.clear()
         self._selected = appliance_id or None
         for pane in (self.failover, self.security, self.email):
             pane.set_appliance(self._selected)
         state = self.fleet.states.get(appliance_id) if appliance_id else None
         if state is not None:
-            self._unsubscribe = state.changed.connect(self._selected_changed)
+            self._state_subs.add(state.changed, self._selected_changed)
         self.remove_action.setEnabled(state is not None)
         self._selected_changed("health")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
@@ -13,6 +11,7 @@ from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
     Confirmer,
+    Subscriptions,
     button,
     default_confirmer,
     error_label,
@@ -29,7 +28,8 @@ class SecurityPane(QWidget):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._other: ApplianceState | None = None
-        self._unsubscribe: list[Callable[[], None]] = []
+        self._subs = Subscriptions(self)
+        self._state_subs = Subscriptions(self)
         self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.setAccessibleName("Security")
@@ -79,7 +79,7 @@ class SecurityPane(QWidget):
         layout.addStretch(1)
         self.other_pick.activated.connect(self._picked)
         self.apply_button.clicked.connect(self.generate_and_apply)
-        fleet.changed.connect(self._fleet_changed)
+        self._subs.add(fleet.changed, self._fleet_changed)
         self.set_appliance(None)
 
     def _fleet_changed(self, _: None) -> None:
@@ -102,10 +102,11 @@ class SecurityPane(QWidget):
         self.refresh_view()
 
     def _watch(self, state: ApplianceState | None, other: ApplianceState | None) -> None:
-        for off in self._unsubscribe:
-            off()
+        self._state_subs.clear()
         self._state, self._other = state, other
-        self._unsubscribe = [s.changed.connect(self._on_changed) for s in (state, other) if s is not None]
+        for s in (state, other):
+            if s is not None:
+                self._state_subs.add(s.changed, self._on_changed)
 
     def _picked(self, index: int) -> None:
         appliance_id = self.other_pick.itemData(index)

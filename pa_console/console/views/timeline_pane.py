@@ -23,7 +23,7 @@ from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.formatting import local_time
 from pa_console.console.state.timeline import CATEGORIES, TimelineModel
 from pa_console.console.views.asyncslot import async_slot
-from pa_console.console.views.widgets import button, hint_label, line_edit
+from pa_console.console.views.widgets import Subscriptions, button, hint_label, line_edit
 
 MAX_ROWS = 2000  # the newest; the export has them all
 
@@ -75,8 +75,9 @@ class TimelinePane(QWidget):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(200)
         self._redraw.timeout.connect(self.refresh_view)
-        self.model.changed.connect(self._schedule)
-        fleet.changed.connect(self._fleet_changed)
+        self._subs = Subscriptions(self)
+        self._subs.add(self.model.changed, self._schedule)
+        self._subs.add(fleet.changed, self._fleet_changed)
         self._fleet_changed(None)
 
     def _fleet_changed(self, _: None) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget
 
+from pa_console.console.state.observable import Signal as StateSignal
 from pa_console.protocol.models import is_valid_host
+
+T = TypeVar("T")
 
 # confirm(title, text) -> True when the user agreed. Panes take one; tests give their own.
 Confirmer = Callable[[str, str], Awaitable[bool]]
@@ -116,3 +120,20 @@ async def message_box_confirm(parent: QWidget | None, title: str, text: str) -> 
 
 def default_confirmer(parent: QWidget) -> Confirmer:
     return lambda title, text: message_box_confirm(parent, title, text)
+
+
+class Subscriptions:
+    """Disconnects state-layer callbacks when told to, and at the latest when the owning widget is destroyed,
+    so a state change never calls into a deleted widget."""
+
+    def __init__(self, owner: QObject) -> None:
+        self._offs: list[Callable[[], None]] = []
+        owner.destroyed.connect(self.clear)
+
+    def add(self, signal: StateSignal[T], callback: Callable[[T], None]) -> None:
+        self._offs.append(signal.connect(callback))
+
+    def clear(self, *_: object) -> None:
+        offs, self._offs = self._offs, []
+        for off in offs:
+            off()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from datetime import datetime
@@ -12,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "AgentInfo",
+    "DnsSwing",
+    "DnsSwingUpdate",
     "EmailConfig",
     "EmailConfigUpdate",
     "EmailSecurity",
@@ -26,6 +30,7 @@ __all__ = [
     "Health",
     "KeyFingerprint",
     "KeyUpdate",
+    "NatSwing",
     "PeerSummary",
     "RelationshipInfo",
     "RelationshipRequest",
@@ -38,6 +43,8 @@ __all__ = [
     "SyncReport",
     "SyncStartResult",
     "SyncStatus",
+    "TakeoverMethodCheck",
+    "TsigAlgorithm",
     "is_valid_host",
 ]
 
@@ -282,6 +289,139 @@ class SharedAddress(_Strict):
             raise ValueError("must be an IP address such as 10.0.0.100") from exc
 
 
+TsigAlgorithm = Literal["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]
+_DNS_LABELS = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)"
+                         r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError as exc:
+        raise ValueError("must be an IP address such as 192.0.2.10") from exc
+
+
+class _DnsSwingFields(BaseModel):
+    """DNS swing (issue #9): at takeover, an RFC 2136 update points `record` at this appliance's `address`."""
+
+    server: str = Field(min_length=1, max_length=253, description="the zone's primary (master) DNS server")
+    port: int = Field(default=53, ge=1, le=65535)
+    zone: str = Field(min_length=1, max_length=253, description="e.g. example.com")
+    record: str = Field(min_length=1, max_length=253,
+                        description="the site's name: relative to the zone ('pa'), absolute ('pa.example.com.'), "
+                                    "or '@' for the zone's apex")
+    ttl: int = Field(default=60, ge=1, le=86_400, description="short, so resolvers follow a swing quickly")
+    tsig_key_name: str = Field(min_length=1, max_length=253)
+    tsig_algorithm: TsigAlgorithm = "hmac-sha256"
+    address: str = Field(description="this appliance's address, published when it becomes the primary; "
+                                     "IPv4 sets the A record, IPv6 the AAAA record")
+    timeout_s: float = Field(default=5.0, ge=0.5, le=60)
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, value: str) -> str:
+        value = value.strip()
+        if not is_valid_host(value):
+            raise ValueError("must be a host name or an IP address")
+        return value
+
+    @field_validator("zone", "tsig_key_name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        value = value.strip()
+        if not _DNS_LABELS.match(value):
+            raise ValueError("must be a DNS name such as example.com")
+        return value
+
+    @field_validator("record")
+    @classmethod
+    def _record(cls, value: str) -> str:
+        value = value.strip()
+        if value != "@" and not _DNS_LABELS.match(value):
+            raise ValueError("must be a DNS name such as pa (in the zone), pa.example.com. or @")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _ip(value)
+
+
+class DnsSwing(_DnsSwingFields):
+    """As stored and returned: the TSIG secret itself is never returned, only whether one is set."""
+
+    model_config = ConfigDict(extra="ignore")
+    tsig_secret_set: bool = False
+
+
+class DnsSwingUpdate(_DnsSwingFields):
+    """PUT body. `tsig_secret`: None (left out) keeps the stored secret, a new base64 secret replaces it."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Write-only: stored apart from the settings (never in GET, events or logs).
+    tsig_secret: str | None = Field(default=None, max_length=1024, repr=False)
+    # Accepted and ignored, so that a GET's answer can be PUT back as it is.
+    tsig_secret_set: bool | None = None
+
+    @field_validator("tsig_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (ValueError, binascii.Error) as exc:
+            raise ValueError("must be the key's base64 secret, as in the 'secret' line of tsig-keygen's "
+                             "output") from exc
+        if len(raw) < 16:
+            raise ValueError("is too short: use a secret of at least 128 bits (tsig-keygen makes 256)")
+        return value
+
+
+class NatSwing(_Strict):
+    """NAT swing (issue #9): the administrator's command that points the firewall's NAT rule at the new primary.
+
+    Run with an argument list (never a shell), environment variables PA_EVENT, PA_NEW_PRIMARY_NAME,
+    PA_NEW_PRIMARY_ADDRESS, PA_OLD_PRIMARY_NAME, PA_APPLIANCE_NAME, PA_APPLIANCE_ADDRESS, PA_REASON (see
+    docs/failover-methods.md), and a timeout."""
+
+    command: list[str] = Field(min_length=1, max_length=64,
+                               description="argument list; the first is the program's absolute path")
+    address: str = Field(min_length=1, max_length=253,
+                         description="this appliance's address as the firewall should forward to it")
+    timeout_s: float = Field(default=30.0, ge=1, le=600)
+    run_at_demotion: bool = Field(default=True, description="also run it (PA_EVENT=demotion) when this "
+                                                            "appliance stops being the primary")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, values: list[str]) -> list[str]:
+        if any(not v or "\x00" in v or len(v) > 4096 for v in values):
+            raise ValueError("every argument must be non-empty text (at most 4096 characters)")
+        if not values[0].startswith("/"):
+            raise ValueError("the first argument must be the program's absolute path, such as "
+                             "/usr/local/bin/nat-swing (the agent's PATH is not yours)")
+        return values
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        if not is_valid_host(value):
+            raise ValueError("must be a host name or an IP address")
+        return value
+
+
+class TakeoverMethodCheck(_Model):
+    """The readiness of one takeover method (shared address, DNS swing, NAT swing): a dry run, nothing changed."""
+
+    method: str
+    configured: bool
+    ready: bool
+    detail: str
+
+
 class FailoverSettings(_Model):
     pull_interval_s: float = Field(default=300, ge=1, le=86_400)
     first_sync_delay_s: float = Field(default=60, ge=0, le=86_400)
@@ -291,6 +431,8 @@ class FailoverSettings(_Model):
     auto_failover: bool = False
     shared_address: SharedAddress | None = None
     probe_interval_s: float = Field(default=1.0, ge=0.1, le=60)
+    dns_swing: DnsSwing | None = None
+    nat_swing: NatSwing | None = None
 
 
 class FailoverSettingsUpdate(_Strict):
@@ -304,6 +446,9 @@ class FailoverSettingsUpdate(_Strict):
     auto_failover: bool | None = None
     shared_address: SharedAddress | None = None
     probe_interval_s: float | None = Field(default=None, ge=0.1, le=60)
+    # Like shared_address: null removes the method, an object replaces it whole (except a left-out tsig_secret).
+    dns_swing: DnsSwingUpdate | None = None
+    nat_swing: NatSwing | None = None
 
 
 class RoleRequest(_Strict):

@@ -22,7 +22,7 @@ from pa_console.agent.failover.takeover import demote, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.shared_ip.base import SharedAddressError
 from pa_console.agent.shared_ip.site import SharedSite
-from pa_console.protocol.models import EventType, Role
+from pa_console.protocol.models import EventType, Role, SharedAddress
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -51,6 +51,7 @@ class FailoverService:
         self._serve_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._serve_error: str | None = None
+        self._stale_checked: tuple[Role, SharedAddress] | None = None  # no need to look again for the same case
 
     @classmethod
     def of(cls, runtime: AgentRuntime) -> FailoverService:
@@ -119,10 +120,22 @@ class FailoverService:
         if self.changing_role:
             return SERVE_RETRY_S  # the role change serves or withdraws itself
         shared = self.runtime.settings.shared_address
-        if self.runtime.role != Role.PRIMARY or shared is None:
+        role = self.runtime.role
+        if role != Role.PRIMARY or shared is None:
             if self.site.serving:
                 await self.site.withdraw()
+            if shared is not None and self._stale_checked != (role, shared):
+                self._stale_checked = (role, shared)
+                try:
+                    released = await self.site.release_stale(shared)
+                except SharedAddressError as exc:
+                    released = f"could not release it: {exc}"
+                if released:
+                    log.warning("the shared address was still held by this %s: %s", role, released)
+                    self.runtime.bus.publish(EventType.TAKEOVER_STEP, step="release_stale_shared_address",
+                                             ok="could not" not in released, detail=released, duration_s=0.0)
             return SERVE_CHECK_S
+        self._stale_checked = None
         if self.site.serving_config == shared:
             if await self.site.still_held():
                 return SERVE_CHECK_S

@@ -118,6 +118,19 @@ class SharedSite:
         await listener.stop()
         return await driver.release()
 
+    async def release_stale(self, config: SharedAddress) -> str | None:
+        """Not serving, yet the host holds the address (left over by a crash, kill -9 or a power cut): give it up.
+
+        Returns what was done, or None when there was nothing to do.
+        """
+        async with self.lock:
+            if self.serving:
+                return None
+            driver = make_driver(config)
+            if driver.name == "loopback" or not await driver.holds():
+                return None  # loopback addresses are always local: only the listener claims them
+            return await driver.release()
+
     async def still_held(self) -> bool:
         """While serving: does this host still hold the address (someone may have removed it by hand)?"""
         async with self.lock:

@@ -97,6 +97,9 @@ class ProbeOk:
 class ProbeFailed:
     now: float
     error: str
+    # When the failed probe was sent: the primary has been silent since then, not only since the probe gave up
+    # (a probe to a vanished host fails only at its timeout). None: `now`.
+    sent_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,9 @@ def _answered(state: WatchState, now: float, config: WatchConfig) -> tuple[Watch
 
 
 def _failed(state: WatchState, event: ProbeFailed, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
-    first = state.first_failure_at if state.first_failure_at is not None else event.now
+    first = state.first_failure_at
+    if first is None:
+        first = min(event.now, event.sent_at) if event.sent_at is not None else event.now
     state = replace(state, failures=state.failures + 1, first_failure_at=first, last_error=event.error)
     if state.phase == Phase.REACHABLE:
         state = replace(state, phase=Phase.SUSPECT)

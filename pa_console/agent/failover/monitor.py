@@ -51,6 +51,7 @@ class FailoverMonitor:
         self._config_at = -1e9
         self._probe: asyncio.Task[dict[str, Any]] | None = None
         self._next_probe = 0.0
+        self._probe_sent_at = 0.0
 
     # -- live fields read by health() ------------------------------------------------------------------------------
     def seconds_left(self) -> float | None:
@@ -113,6 +114,7 @@ class FailoverMonitor:
             self._next_probe = now + self.config.probe_interval_s
             timeout = probe_timeout(self.config.probe_interval_s)
             self._probe = asyncio.ensure_future(self._ping(timeout))
+            self._probe_sent_at = now
         await self._feed(Tick(self.clock()))
 
     async def _ping(self, timeout: float) -> dict[str, Any]:
@@ -124,11 +126,11 @@ class FailoverMonitor:
         try:
             answer = probe.result()
         except PeerError as exc:
-            await self._feed(ProbeFailed(now, str(exc)))
+            await self._feed(ProbeFailed(now, str(exc), self._probe_sent_at))
             return
         except Exception as exc:  # a probe bug must read as a failed probe, never kill the watch
             log.warning("probe of the primary failed unexpectedly: %r", exc)
-            await self._feed(ProbeFailed(now, f"unexpected error: {exc}"))
+            await self._feed(ProbeFailed(now, f"unexpected error: {exc}", self._probe_sent_at))
             return
         self.peer_epoch = max(self.peer_epoch, int(answer.get("epoch", 0)))
         await self._feed(ProbeOk(now))

@@ -246,3 +246,14 @@ def test_long_timeout_mails_at_halfway_60_and_10_seconds() -> None:
         t += 1
     assert run.mails() == ["lost", "left:150", "left:60", "left:10", "awaiting"]
     assert len(run.events(EventType.COUNTDOWN)) == 298
+
+
+def test_a_slow_failed_probe_dates_the_silence_from_when_it_was_sent() -> None:
+    run = Run(AUTO)
+    run.feed(ProbeFailed(3.0, "did not answer in time", sent_at=1.0))
+    assert run.state.first_failure_at == 1.0
+    assert run.state.phase == Phase.SUSPECT
+    effects = run.feed(ProbeFailed(6.0, "did not answer in time", sent_at=4.0))
+    assert run.state.first_failure_at == 1.0  # the incident's start does not move
+    assert kinds(effects)[:1] == ["primary_lost"]  # 5 s (> 3 intervals) of silence since 1.0, only 2 failures
+    assert run.state.seconds_left(6.5, AUTO) == 4.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -186,7 +187,9 @@ class SmtpSink:
         self.port = free_port()
         self.messages: list[ReceivedMail] = []
         self._lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port,
+                                      # A plain loop of its own: under qasync the default policy would make a Qt one.
+                                      loop=asyncio.SelectorEventLoop())
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)

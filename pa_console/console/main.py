@@ -19,6 +19,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--theme", choices=["system", "light", "dark"], default=None, help="colour theme")
     parser.add_argument("--settings", type=Path, default=None, help="settings file (default: the user config dir)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="quit by itself after SECONDS (scripted runs, smoke tests, screenshots)",
+    )
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="with --quit-after: save a picture of the main window just before quitting",
+    )
     return parser.parse_args(argv)
 
 

@@ -1,0 +1,74 @@
+"""Killing the primary: the console shows the countdown ticking, says a manual failover is needed, and
+Become Primary (forced) makes the backup the primary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pa_console.console.state.notifier import NoticeKind
+from pa_console.console.state.status import ConnectionStatus, LinkState
+from pa_console.protocol.models import Endpoint, Role, SyncStatus
+from tests.harness import RunningAgent
+from tests.integration.console.conftest import KEY, Console
+from tests.ui.fixtures import run
+
+
+def test_countdown_then_forced_manual_failover(console: Console, agents: Callable[..., RunningAgent]) -> None:
+    alpha, beta = agents("alpha", KEY), agents("beta", KEY)
+    r = beta.request("PUT", "/api/v1/failover/settings", json={"first_sync_delay_s": 1, "probe_interval_s": 0.2})
+    assert r.status_code == 200, r.text
+    a, b = console.add(alpha), console.add(beta)
+    # The backup's Primary Site Instance Timeout, set through the settings form.
+    console.select(b)
+    pane = console.window.failover
+    pane.settings.primary_timeout.setValue(8)
+    pane.settings.auto_failover.setChecked(False)
+    task = pane.settings.save()
+    assert task is not None
+    console.wait(task.done, 10)
+    console.wait(lambda: b.settings is not None and b.settings.primary_timeout_s == 8, 10)
+    run(
+        console.loop,
+        console.qtbot,
+        console.fleet.client(a.id).establish(
+            Endpoint(host=beta.host, port=beta.port), Endpoint(host=alpha.host, port=alpha.port)
+        ),
+    )
+    console.wait(lambda: b.health is not None and b.health.last_sync_status == SyncStatus.OK, 30)
+    console.select(b)
+    box = pane.takeover
+    assert box.isVisible() and box.sync_first.isVisible() and not box.force.isVisible()
+
+    alpha.kill()
+    # The console sees the primary go offline, the backup's countdown tick every second, the link "primary lost".
+    console.wait(lambda: a.status == ConnectionStatus.OFFLINE, 15)
+    console.wait(lambda: "Primary lost. In" in box.countdown.text(), 15)
+    seen: set[str] = set()
+
+    def ticks() -> bool:
+        match = re.search(r"In (\d+) s", box.countdown.text())
+        if match:
+            seen.add(match.group(1))
+        return len(seen) >= 3
+
+    console.wait(ticks, 10)
+    assert "manual failover is needed" in box.countdown.text()
+    assert pane.diagram.picture is not None and pane.diagram.picture.link == LinkState.PRIMARY_LOST
+    # Automatic failover is off: when the countdown ends, the console says a manual failover is needed.
+    console.wait(lambda: "manual failover needed" in box.countdown.text(), 20)
+    kinds = [n.kind for n in console.window.banner.shown]
+    assert NoticeKind.PRIMARY_LOST in kinds and NoticeKind.COUNTDOWN in kinds
+    assert b.role == Role.BACKUP
+    # Become Primary: only with force while the primary is unreachable.
+    assert box.force.isVisible() and not box.become_primary.isEnabled()
+    box.force.setChecked(True)
+    task = box.on_become_primary()
+    assert task is not None
+    console.wait(task.done, 30)
+    assert not box.error.isVisible(), box.error.text()
+    console.wait(lambda: b.role == Role.PRIMARY, 15)
+    title, text = console.confirm.asked[-1]
+    assert title == "Become primary?" and "ALONE" in text
+    assert beta.health()["role"] == "primary"
+    console.wait(lambda: not box.isVisible(), 5)  # a primary has no takeover box

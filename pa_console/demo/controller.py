@@ -45,7 +45,10 @@ class DemoController:
         self._loop = asyncio.get_running_loop()
         loop = self._loop
         # Mails arrive on the SMTP server's thread; hand them to the loop the views live on.
-        self.lab.mail.listeners.append(lambda _mail: loop.call_soon_threadsafe(self._emit, "mail"))
+        def mail_arrived(_mail: DemoMail) -> None:
+            loop.call_soon_threadsafe(self._emit, "mail")
+
+        self.lab.mail.listeners.append(mail_arrived)
         self._watch = asyncio.ensure_future(self._watch_site())
 
     async def stop(self) -> None:

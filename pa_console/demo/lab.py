@@ -86,10 +86,10 @@ class DemoLab:
     def _serve(self, appliance: DemoAppliance) -> None:
         listen = appliance.data_dir / "listen.json"
         listen.unlink(missing_ok=True)
-        out = open(appliance.data_dir / "serve.out", "ab")  # noqa: SIM115 - handed to the child
+        out = open(appliance.data_dir / "serve.out", "ab")
         appliance.proc = subprocess.Popen(
             [*agent_command(), "serve", str(appliance.data_dir), "--listen", f"{appliance.host}:{appliance.port}"],
-            stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if os.name == "posix" else None)  # noqa: PLW1509
+            stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if os.name == "posix" else None)
         out.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

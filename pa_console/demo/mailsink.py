@@ -40,9 +40,9 @@ class MailSink:
                                       # A plain loop of its own: under qasync the default policy would make a Qt one.
                                       loop=asyncio.SelectorEventLoop())
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        body_part = msg.get_body(("plain",))  # type: ignore[attr-defined]
+        body_part = msg.get_body(("plain",))
         mail = DemoMail(dt.datetime.now(dt.UTC), str(envelope.mail_from), tuple(envelope.rcpt_tos),
                         str(msg["Subject"]), body_part.get_content() if body_part is not None else "")
         with self._lock:

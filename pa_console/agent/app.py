@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pa_console.agent.api import email, events, failover, health, peer, peer_failover, role, security, settings, site
 from pa_console.agent.errors import install_error_handlers
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.takeover_methods import api as takeover_methods
 from pa_console.protocol.constants import API_PREFIX, PRODUCT_VERSION
 
 
@@ -27,6 +28,7 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (health, settings, security, email, site, events, failover, role, peer, peer_failover):
+    for module in (health, settings, security, email, site, events, failover, role, peer, peer_failover,
+                   takeover_methods):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from pa_console.agent.auth import Admin, Runtime
+from pa_console.agent.takeover_methods.write_only import take_write_only_secrets
 from pa_console.protocol.models import EventType, FailoverSettings, FailoverSettingsUpdate
 
 router = APIRouter(prefix="/failover", dependencies=[Admin])
@@ -16,6 +17,7 @@ def get_settings(runtime: Runtime) -> FailoverSettings:
 @router.put("/settings", response_model=FailoverSettings)
 def put_settings(body: FailoverSettingsUpdate, runtime: Runtime) -> FailoverSettings:
     changes = body.model_dump(exclude_unset=True)
+    take_write_only_secrets(runtime, changes)  # the TSIG secret is stored apart, never in the settings
     merged = runtime.settings.model_dump()
     merged.update(changes)
     settings = FailoverSettings.model_validate(merged)

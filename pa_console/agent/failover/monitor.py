@@ -24,6 +24,7 @@ from pa_console.agent.failover.machine import (
 )
 from pa_console.agent.failover.mailer import send_in_background
 from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.takeover_methods.runner import methods_blocker
 from pa_console.protocol.models import Role
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ class FailoverMonitor:
     async def _read_config(self) -> WatchConfig:
         settings = self.runtime.settings
         rel = self.runtime.relationship or {}
-        blocker = await self.service.site.ineligible() if settings.auto_failover else None
+        blocker = (await methods_blocker(self.runtime, await self.service.site.ineligible())
+                   if settings.auto_failover else None)
         shared = settings.shared_address
         return WatchConfig(primary_timeout_s=settings.primary_timeout_s, probe_interval_s=settings.probe_interval_s,
                            auto_failover=settings.auto_failover, takeover_blocker=blocker, own_name=self.runtime.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pa_console.agent.failover.roles import change_role
 from pa_console.agent.shared_ip.base import SharedAddressError
@@ -42,6 +42,13 @@ async def _timed(runtime: AgentRuntime, step: str, action: Callable[[], Awaitabl
     return result
 
 
+async def _methods(runtime: AgentRuntime, event: Literal["takeover", "demotion"], reason: str) -> list[StepResult]:
+    # Imported here: the takeover methods report this module's StepResult, so a top-level import would be a cycle.
+    from pa_console.agent.takeover_methods.runner import run_takeover_methods
+
+    return await run_takeover_methods(runtime, event, reason)
+
+
 async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least_epoch: int = 0,
                   planned: bool = False) -> tuple[int, list[StepResult]]:
     """Become primary: role first (so the site answers 'primary'), then the shared address."""
@@ -55,6 +62,7 @@ async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least
     steps = [await _timed(runtime, "role", role_step)]
     if runtime.settings.shared_address is not None:
         steps.append(await _timed(runtime, "shared_address", site.serve))
+    steps += await _methods(runtime, "takeover", reason)  # DNS swing, NAT swing (issue 9)
     runtime.bus.publish(EventType.TAKEOVER, role=Role.PRIMARY.value, epoch=epoch, reason=reason, planned=planned,
                         ok=all(s.ok for s in steps), steps=[asdict(s) for s in steps])
     return epoch, steps
@@ -63,6 +71,7 @@ async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least
 async def demote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least_epoch: int = 0,
                  **extra: object) -> int:
     """Become backup: stop serving the shared address first, so there is never a moment with two primaries."""
+    await _methods(runtime, "demotion", reason)  # the takeover methods in reverse order (issue 9)
     try:
         await site.withdraw()
     except SharedAddressError as exc:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -187,3 +188,34 @@ def test_themes_apply(qtbot: Any, qapp: QApplication) -> None:
     assert "QWidget" in qapp.styleSheet()
     assert apply_theme(qapp, "light") == "light"
     qapp.setStyleSheet("")
+
+
+def _tab_chain(start: QWidget, count: int) -> list[QWidget]:
+    chain: list[QWidget] = []
+    widget = start
+    while len(chain) < count:
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.isVisibleTo(start.window()):
+            if widget.focusProxy() is None:
+                chain.append(widget)
+        widget = widget.nextInFocusChain()
+        if widget is start:
+            break
+    return chain
+
+
+def test_add_dialog_keyboard_order_and_validation(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    from pa_console.console.views.add_dialog import AddApplianceDialog
+
+    fleet = fake_fleet(tmp_path)
+    dialog = AddApplianceDialog(fleet)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    chain = _tab_chain(dialog.host, 5)
+    assert chain == [dialog.host, dialog.port, dialog.token, dialog.name, dialog.fetch_button]
+    qtbot.keyClicks(dialog.host, "no such host!")
+    assert dialog.host_error.isVisible() and not dialog.fetch_button.isEnabled()
+    dialog.host.clear()
+    qtbot.keyClicks(dialog.host, "appliance.example.com")
+    qtbot.keyClicks(dialog.token, "t")
+    assert not dialog.host_error.isVisible() and dialog.fetch_button.isEnabled()
+    assert not dialog.add_button.isEnabled()  # nothing to trust before the certificate was fetched

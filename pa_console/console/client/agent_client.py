@@ -155,7 +155,8 @@ class AgentClient:
     async def event_lines(self, after: int) -> AsyncIterator[AsyncIterator[str]]:
         """Open the SSE stream after event number `after`; yields an iterator over its text lines."""
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
-        timeout = httpx.Timeout(10.0, read=None)
+        # The agent sends a keep-alive every 10 s: a stream silent for longer is dead (e.g. a network cut).
+        timeout = httpx.Timeout(10.0, read=35.0)
         try:
             async with self._http.stream(
                 "GET", "events", params={"after": after}, headers=headers, timeout=timeout

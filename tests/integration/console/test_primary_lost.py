@@ -72,3 +72,34 @@ def test_countdown_then_forced_manual_failover(console: Console, agents: Callabl
     assert title == "Become primary?" and "ALONE" in text
     assert beta.health()["role"] == "primary"
     console.wait(lambda: not box.isVisible(), 5)  # a primary has no takeover box
+
+
+def test_planned_swap_with_sync_first(console: Console, agents: Callable[..., RunningAgent]) -> None:
+    alpha, beta = agents("alpha", KEY), agents("beta", KEY)
+    alpha.seed(5, 1000)
+    r = beta.request("PUT", "/api/v1/failover/settings", json={"first_sync_delay_s": 1})
+    assert r.status_code == 200, r.text
+    a, b = console.add(alpha), console.add(beta)
+    run(
+        console.loop,
+        console.qtbot,
+        console.fleet.client(a.id).establish(
+            Endpoint(host=beta.host, port=beta.port), Endpoint(host=alpha.host, port=alpha.port)
+        ),
+    )
+    console.wait(lambda: b.health is not None and b.health.last_sync_status == SyncStatus.OK, 30)
+    alpha.seed(2, 1000)  # a change the last sync must carry over before the swap
+    console.select(b)
+    box = console.window.failover.takeover
+    assert box.sync_first.isVisible() and box.sync_first.isChecked() and box.become_primary.isEnabled()
+    task = box.on_become_primary()
+    assert task is not None
+    console.wait(task.done, 60)
+    assert not box.error.isVisible(), box.error.text()
+    title, text = console.confirm.asked[-1]
+    assert title == "Become primary?"
+    assert "A last sync runs first" in text and "no moment with two primaries" in text
+    console.wait(lambda: b.role == Role.PRIMARY and a.role == Role.BACKUP, 20)
+    assert beta.digest()["sessions"] == 7
+    # The list still shows them as a pair, the new primary first.
+    console.wait(lambda: console.window.appliances.topLevelItem(0).text(0) == "beta ⇄ alpha", 10)

@@ -98,16 +98,27 @@ class NatSwingMethod(TakeoverMethod):
             raise TakeoverMethodError(f"The NAT swing program {self.program} could not be started: "
                                       f"{exc.strerror or exc}.") from exc
         t0 = time.monotonic()
+        output = bytearray()
+
+        async def pump() -> None:
+            # Read as it comes, keeping only the end: what was printed before a timeout is kept, and a chatty
+            # command cannot fill the agent's memory.
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                output.extend(chunk)
+                if len(output) > 4 * OUTPUT_LIMIT:
+                    del output[:-2 * OUTPUT_LIMIT]
+
         try:
-            output, _ = await asyncio.wait_for(proc.communicate(), self.config.timeout_s)
+            await asyncio.wait_for(asyncio.gather(pump(), proc.wait()), self.config.timeout_s)
         except TimeoutError:
-            output = await self._kill(proc)
-            self.last_output = _tail(output)
+            await self._kill(proc)
+            self.last_output = _tail(bytes(output))
             raise TakeoverMethodError(f"The NAT swing command ({event}) did not finish within "
                                       f"{self.config.timeout_s:g} s and was killed; output: "
                                       f"{self.last_output or 'none'}") from None
         self.last_exit_status = proc.returncode
-        self.last_output = _tail(output)
+        self.last_output = _tail(bytes(output))
         took = time.monotonic() - t0
         if proc.returncode != 0:
             raise TakeoverMethodError(f"The NAT swing command ({event}) failed with exit status "
@@ -125,14 +136,14 @@ class NatSwingMethod(TakeoverMethod):
                 return f"{code} (killed by signal {-code})"
         return str(code)
 
-    async def _kill(self, proc: asyncio.subprocess.Process) -> bytes:
-        """SIGTERM to the whole group, SIGKILL after a grace; returns what it printed."""
+    @staticmethod
+    async def _kill(proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM to the whole group (the command and what it started), SIGKILL after a grace."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
             try:
-                output, _ = await asyncio.wait_for(proc.communicate(), KILL_GRACE_S)
-                return output
+                await asyncio.wait_for(proc.wait(), KILL_GRACE_S)
+                return
             except TimeoutError:
                 continue
-        return b""

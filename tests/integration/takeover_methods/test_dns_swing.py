@@ -110,7 +110,7 @@ def test_wrong_key_is_a_failed_takeover_step_and_the_others_still_run(dns_server
 def test_a_server_that_is_not_there_is_told_quickly() -> None:
     m = method(None)
     t0 = time.monotonic()
-    with pytest.raises(TakeoverMethodError, match="Cannot reach the DNS server 127.0.0.1 port"):
+    with pytest.raises(TakeoverMethodError, match=r"Cannot reach the DNS server 127\.0\.0\.1 port"):
         asyncio.run(m.acquire())
     assert time.monotonic() - t0 < 3
     assert "Cannot reach" in (asyncio.run(m.ineligible(NOWHERE)) or "")

@@ -88,6 +88,8 @@ class FaultProxy:
         self._call(self._close_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -108,6 +110,10 @@ class FaultProxy:
             self._server.close()
         for w in list(self._writers):
             _reset(w)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- faults, toggled by the test -------------------------------------------------------------------------------
     def delay(self, seconds: float) -> None:

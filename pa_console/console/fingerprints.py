@@ -28,3 +28,10 @@ def fingerprint_of_der(der: bytes) -> str:
 def pretty_fingerprint(value: str) -> str:
     text = normalize_fingerprint(value).upper()
     return ":".join(text[i : i + 2] for i in range(0, len(text), 2))
+
+
+def wrapped_fingerprint(value: str, pairs_per_line: int = 16) -> str:
+    """The pretty form on lines of `pairs_per_line` pairs, so a long fingerprint never widens a window."""
+    pairs = pretty_fingerprint(value).split(":")
+    lines = [":".join(pairs[i : i + pairs_per_line]) for i in range(0, len(pairs), pairs_per_line)]
+    return ":\n".join(lines)

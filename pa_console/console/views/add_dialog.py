@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from pa_console.console.client.errors import AgentError
+from pa_console.console.fingerprints import wrapped_fingerprint
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
@@ -112,7 +113,8 @@ class AddApplianceDialog(QDialog):
         finally:
             self.fetch_button.setEnabled(True)
         self._pem = pem
-        self.fingerprint.setText(fingerprint)
+        self.fingerprint.setText(wrapped_fingerprint(fingerprint))
+        self.fingerprint.setAccessibleDescription(fingerprint)
         self.trust_box.show()
         self.add_button.setEnabled(True)
         self.add_button.setFocus()

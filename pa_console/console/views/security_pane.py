@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
-from pa_console.console.fingerprints import pretty_fingerprint, same_fingerprint
+from pa_console.console.fingerprints import same_fingerprint, wrapped_fingerprint
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.views.asyncslot import async_slot
@@ -127,8 +127,8 @@ class SecurityPane(QWidget):
         a, b = self._state, self._other
         self.this_name.setText(a.name if a else "(no appliance selected)")
         self.other_name.setText(b.name if b else "(choose an appliance to compare)")
-        self.this_fp.setText(pretty_fingerprint(a.key_fingerprint) if a and a.key_fingerprint else "unknown")
-        self.other_fp.setText(pretty_fingerprint(b.key_fingerprint) if b and b.key_fingerprint else "unknown")
+        self.this_fp.setText(wrapped_fingerprint(a.key_fingerprint) if a and a.key_fingerprint else "unknown")
+        self.other_fp.setText(wrapped_fingerprint(b.key_fingerprint) if b and b.key_fingerprint else "unknown")
         match = self.keys_match()
         if match is True:
             self.verdict.setText("✔ MATCH: both appliances hold the same Inter-Appliance key.")

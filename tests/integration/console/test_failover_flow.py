@@ -21,7 +21,8 @@ def test_add_dialog_trusts_on_first_use(console: Console, agents: Callable[..., 
     dialog.fetch_button.click()
     console.wait(lambda: dialog.trust_box.isVisible(), 10)
     # The fingerprint shown is the one `pa-agent info` prints: the user can compare them.
-    assert dialog.fingerprint.text() == alpha.fingerprint
+    assert dialog.fingerprint.text().replace("\n", "") == alpha.fingerprint
+    assert dialog.fingerprint.accessibleDescription() == alpha.fingerprint
     dialog.add_button.click()
     console.wait(lambda: dialog.error.isVisible(), 10)
     assert "token" in dialog.error.text().lower() and not console.fleet.states

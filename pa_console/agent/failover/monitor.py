@@ -36,6 +36,9 @@ TICK_S = 0.2  # how often time is fed to the machine: countdown events land with
 ELIGIBILITY_TTL_S = 30.0  # the shared-address check runs commands; re-check this often (and on any change)
 
 
+PEER_EPOCH_KEY = "failover_peer_epoch"  # in the appliance's local (never synchronised) state
+
+
 def probe_timeout(probe_interval_s: float) -> float:
     """Short, so that a dead primary is noticed quickly, yet not so short that a busy one looks dead."""
     return min(3.0, max(1.0, 2 * probe_interval_s))
@@ -48,7 +51,8 @@ class FailoverMonitor:
         self.clock = clock
         self.state = WatchState()
         self.config: WatchConfig | None = None
-        self.peer_epoch = 0  # the primary's epoch as last seen: a takeover must go above it
+        # The primary's epoch as last seen: a takeover must go above it.
+        self.peer_epoch = int(self.runtime.local.get(PEER_EPOCH_KEY, 0))
         self._config_at = -1e9
         self._probe: asyncio.Task[dict[str, Any]] | None = None
         self._next_probe = 0.0
@@ -133,7 +137,11 @@ class FailoverMonitor:
             log.warning("probe of the primary failed unexpectedly: %r", exc)
             await self._feed(ProbeFailed(now, f"unexpected error: {exc}", self._probe_sent_at))
             return
-        self.peer_epoch = max(self.peer_epoch, int(answer.get("epoch", 0)))
+        seen = int(answer.get("epoch", 0))
+        if seen > self.peer_epoch:
+            self.peer_epoch = seen
+            # Kept across restarts: a backup restarted while its primary is down must still take over above it.
+            self.runtime.local.set(PEER_EPOCH_KEY, seen)
         await self._feed(ProbeOk(now))
 
     def _cancel_probe(self) -> None:

@@ -54,14 +54,17 @@ class Pair:
         return self.smtp.subjects()
 
 
-def make_pair(agents: Callable[..., RunningAgent], smtp: SmtpSink, **settings: Any) -> Pair:
+def make_pair(agents: Callable[..., RunningAgent], smtp: SmtpSink, backup_email: dict[str, Any] | None = None,
+              **settings: Any) -> Pair:
     primary, backup = agents("alpha", key_hex=KEY), agents("beta", key_hex=KEY)
     shared = new_shared_address()
     values = {"primary_timeout_s": 5, "probe_interval_s": 0.5, "auto_failover": True, "shared_address": shared,
               "first_sync_delay_s": 3600} | settings
     for agent in (primary, backup):
         configure(agent, **values)
-        r = agent.request("PUT", "/api/v1/email", json=smtp.config())
+        # Set before the relationship: a backup then takes its email configuration from the primary's syncs.
+        email = backup_email if agent is backup and backup_email is not None else smtp.config()
+        r = agent.request("PUT", "/api/v1/email", json=email)
         assert r.status_code == 200, r.text
     establish(primary, backup)
     pair = Pair(primary, backup, shared, smtp)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.harness import RunningAgent, SmtpSink, wait_until
+from tests.harness import RunningAgent, SmtpSink, free_port, wait_until
 from tests.integration.failover.helpers import events, make_pair, of_type, roles
 
 
@@ -119,3 +119,22 @@ def test_without_auto_failover_the_backup_waits_and_says_so(agents: Callable[...
     assert roles(pair.backup) == ["backup"] and pair.site() is None
     mail = smtp_sink.wait_for(lambda m: "manual failover needed" in m.subject, timeout=10)
     assert "automatic failover is off" in mail.body
+    # The administrator turns automatic failover on: the backup, past its timeout already, takes over now.
+    r = pair.backup.request("PUT", "/api/v1/failover/settings", json={"auto_failover": True})
+    assert r.status_code == 200, r.text
+    pair.wait_site("beta", timeout=10)
+    assert pair.backup.health()["awaiting_manual_failover"] is False
+
+
+@pytest.mark.timeout(90)
+def test_mail_failures_do_not_stop_the_countdown(agents: Callable[..., RunningAgent], smtp_sink: SmtpSink) -> None:
+    dead_smtp = smtp_sink.config() | {"port": free_port()}  # nobody listens there
+    pair = make_pair(agents, smtp_sink, backup_email=dead_smtp, primary_timeout_s=3)
+    before = events(pair.backup)[-1]["id"]
+    pair.primary.kill()
+    pair.wait_site("beta", timeout=15)
+    wait_until(lambda: len(of_type(events(pair.backup, after=before), "mail_failed")) >= 2, timeout=20,
+               what="mail_failed events")
+    failed = of_type(events(pair.backup, after=before), "mail_failed")
+    assert all("Cannot send" in e["data"]["error"] for e in failed)
+    assert {e["data"]["key"] for e in failed} >= {"lost", "takeover"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from pa_console.console.fingerprints import same_fingerprint
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.picture import behind_threshold_s
 from pa_console.console.state.status import ConnectionStatus
-from pa_console.protocol.models import Role, SharedAddress, SyncStatus
+from pa_console.protocol.models import FailoverSettings, Role, SharedAddress, SyncStatus
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,16 @@ def shared_subnet_problem(shared: SharedAddress, hosts: list[str]) -> str | bool
     return None
 
 
-def _shared_address(primary: ApplianceState, backup: ApplianceState | None) -> ReadinessItem:
+SettingsOf = Callable[[ApplianceState], FailoverSettings | None]
+
+
+def _shared_address(primary: ApplianceState, backup: ApplianceState | None, settings_of: SettingsOf) -> ReadinessItem:
     title = "Shared address set, identical and in a shared subnet"
-    if backup is None or backup.settings is None or primary.settings is None:
+    ps = settings_of(primary)
+    bs = settings_of(backup) if backup is not None else None
+    if backup is None or bs is None or ps is None:
         return ReadinessItem("shared", title, None, "The failover settings of both appliances are not known yet.")
-    sa, sb = primary.settings.shared_address, backup.settings.shared_address
+    sa, sb = ps.shared_address, bs.shared_address
     if sb is None:
         return ReadinessItem("shared", title, False, f"No shared address is set on {backup.name}.")
     if sa is not None and (sa.address, sa.port) != (sb.address, sb.port):
@@ -131,8 +137,19 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
     return ReadinessItem("peer", title, True, "Both appliances answer.")
 
 
-def check_readiness(selected: ApplianceState, peer: ApplianceState | None, *, now: datetime | None = None) -> Readiness:
+def check_readiness(
+    selected: ApplianceState,
+    peer: ApplianceState | None,
+    *,
+    now: datetime | None = None,
+    pending: FailoverSettings | None = None,
+) -> Readiness:
+    """`pending`: failover settings of `selected` about to be saved, judged instead of its current ones."""
     now = now or datetime.now(UTC)
+
+    def settings_of(state: ApplianceState) -> FailoverSettings | None:
+        return pending if pending is not None and state is selected else state.settings
+
     primary, backup = selected, peer
     if selected.role == Role.BACKUP:
         primary, backup = (peer, selected) if peer is not None else (selected, selected)
@@ -144,7 +161,7 @@ def check_readiness(selected: ApplianceState, peer: ApplianceState | None, *, no
             _keys(selected, peer),
             _versions(selected, peer),
             _last_sync(backup, now),
-            _shared_address(primary, backup),
+            _shared_address(primary, backup, settings_of),
             _peer_reachable(primary, backup),
         )
     )

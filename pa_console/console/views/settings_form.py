@@ -165,7 +165,9 @@ class SettingsForm(QGroupBox):
         body = self.update_body()
         turning_on = body.auto_failover and not (self._loaded and self._loaded.auto_failover)
         if turning_on:
-            readiness = check_readiness(state, self._fleet.peer_of(state.id))
+            current = state.settings or FailoverSettings()
+            pending = current.model_copy(update={k: getattr(body, k) for k in body.model_fields_set})
+            readiness = check_readiness(state, self._fleet.peer_of(state.id), pending=pending)
             if not readiness.ready and not await self.confirm(
                 "Turn on automatic failover?",
                 "The pair is not fully ready for automatic failover:\n\n"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pa_console.console.state.notifier import NoticeKind
 from pa_console.console.state.status import ConnectionStatus, LinkState
 from pa_console.protocol.models import Endpoint, Role, SyncStatus
-from tests.harness import RunningAgent
+from tests.harness import RunningAgent, free_port
 from tests.integration.console.conftest import KEY, Console
 from tests.ui.fixtures import run
 
@@ -103,3 +103,51 @@ def test_planned_swap_with_sync_first(console: Console, agents: Callable[..., Ru
     assert beta.digest()["sessions"] == 7
     # The list still shows them as a pair, the new primary first.
     console.wait(lambda: console.window.appliances.topLevelItem(0).text(0) == "beta ⇄ alpha", 10)
+
+
+def test_automatic_failover_seen_from_the_console(console: Console, agents: Callable[..., RunningAgent]) -> None:
+    alpha, beta = agents("alpha", KEY), agents("beta", KEY)
+    address = "127.0.0.151"
+    shared = {"driver": "loopback", "address": address, "port": free_port(address)}
+    r = alpha.request("PUT", "/api/v1/failover/settings", json={"shared_address": shared})
+    assert r.status_code == 200, r.text
+    r = beta.request("PUT", "/api/v1/failover/settings", json={"first_sync_delay_s": 1, "probe_interval_s": 0.3})
+    assert r.status_code == 200, r.text
+    a, b = console.add(alpha), console.add(beta)
+    run(
+        console.loop,
+        console.qtbot,
+        console.fleet.client(a.id).establish(
+            Endpoint(host=beta.host, port=beta.port), Endpoint(host=alpha.host, port=alpha.port)
+        ),
+    )
+    console.wait(lambda: b.health is not None and b.health.last_sync_status == SyncStatus.OK, 30)
+    # On the backup: the same shared address, automatic failover, a short timeout; all through the form.
+    console.select(b)
+    form = console.window.failover.settings
+    form.primary_timeout.setValue(5)
+    form.shared_enabled.setChecked(True)
+    form.driver.setCurrentText("loopback")
+    form.address.setText(address)
+    form.address_port.setValue(int(shared["port"]))
+    form.auto_failover.setChecked(True)
+    asked = len(console.confirm.asked)
+    task = form.save()
+    assert task is not None
+    console.wait(task.done, 10)
+    assert not form.error.isVisible(), form.error.text()
+    console.wait(lambda: b.settings is not None and b.settings.auto_failover, 10)
+    # Every readiness item was green, so turning automatic failover on did not need a warning.
+    assert len(console.confirm.asked) == asked, console.confirm.asked[asked:]
+    assert console.window.failover.readiness.count() == 5
+
+    alpha.kill()
+    box = console.window.failover.takeover
+    console.wait(lambda: "takes over automatically" in box.countdown.text(), 15)
+    console.wait(lambda: b.role == Role.PRIMARY, 20)
+    console.wait(lambda: NoticeKind.TAKEOVER in [n.kind for n in console.window.banner.shown], 10)
+    kinds = [n.kind for n in console.window.banner.shown]
+    assert NoticeKind.PRIMARY_LOST in kinds and NoticeKind.COUNTDOWN in kinds
+    assert kinds.count(NoticeKind.TAKEOVER) == 1
+    timeline_types = [e.event.type for e in console.fleet.timeline.all_entries() if e.appliance == b.id]
+    assert "takeover" in timeline_types and "primary_lost" in timeline_types

@@ -48,3 +48,12 @@ def test_loopback_driver_needs_loopback_address() -> None:
     primary, backup = pair()
     backup.set_settings(FailoverSettings(shared_address=SharedAddress(driver="loopback", address="10.0.0.1")))
     assert "127.0.0.0/8" in _items(primary, backup)["shared"].detail
+
+
+def test_pending_settings_are_judged_before_they_are_saved() -> None:
+    primary, backup = pair()
+    shared = SharedAddress(driver="loopback", address="127.0.0.50", port=9443)
+    primary.set_settings(FailoverSettings(shared_address=shared))
+    assert _items(primary, backup)["shared"].ok is False  # the backup has none yet
+    pending = FailoverSettings(shared_address=shared, auto_failover=True)
+    assert check_readiness(backup, primary, pending=pending).ready

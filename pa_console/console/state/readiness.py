@@ -111,7 +111,11 @@ def _shared_address(primary: ApplianceState, backup: ApplianceState | None, sett
     sa, sb = ps.shared_address, bs.shared_address
     if sb is None:
         return ReadinessItem("shared", title, False, f"No shared address is set on {backup.name}.")
-    if sa is not None and (sa.address, sa.port) != (sb.address, sb.port):
+    if sa is None:
+        return ReadinessItem(
+            "shared", title, False, f"No shared address is set on {primary.name}, which serves it until a failover."
+        )
+    if (sa.address, sa.port) != (sb.address, sb.port):
         return ReadinessItem(
             "shared",
             title,

@@ -27,7 +27,9 @@ def test_each_problem_is_named() -> None:
     primary, backup = pair(last_sync_at=datetime.now(UTC) - timedelta(hours=2))
     backup.set_key_fingerprint("bb" * 32)
     backup.set_health(backup.health.model_copy(update={"version": "9.9", "primary_reachable": False}))  # type: ignore[union-attr]
-    backup.set_settings(FailoverSettings(shared_address=SharedAddress(driver="iproute2", address="10.9.0.5")))
+    iproute = SharedAddress(driver="iproute2", address="10.9.0.5")
+    primary.set_settings(FailoverSettings(shared_address=iproute))
+    backup.set_settings(FailoverSettings(shared_address=iproute))
     items = _items(primary, backup)
     assert items["keys"].ok is False and "Security" in items["keys"].detail
     assert items["versions"].ok is False and "9.9" in items["versions"].detail
@@ -46,7 +48,9 @@ def test_unknown_peer_is_not_ready_but_not_failed() -> None:
 
 def test_loopback_driver_needs_loopback_address() -> None:
     primary, backup = pair()
-    backup.set_settings(FailoverSettings(shared_address=SharedAddress(driver="loopback", address="10.0.0.1")))
+    wrong = SharedAddress(driver="loopback", address="10.0.0.1")
+    primary.set_settings(FailoverSettings(shared_address=wrong))
+    backup.set_settings(FailoverSettings(shared_address=wrong))
     assert "127.0.0.0/8" in _items(primary, backup)["shared"].detail
 
 
@@ -55,5 +59,9 @@ def test_pending_settings_are_judged_before_they_are_saved() -> None:
     shared = SharedAddress(driver="loopback", address="127.0.0.50", port=9443)
     primary.set_settings(FailoverSettings(shared_address=shared))
     assert _items(primary, backup)["shared"].ok is False  # the backup has none yet
+    primary.set_settings(FailoverSettings())
+    no_primary = check_readiness(backup, primary, pending=FailoverSettings(shared_address=shared))
+    assert "No shared address is set on alpha" in {i.key: i for i in no_primary.items}["shared"].detail
+    primary.set_settings(FailoverSettings(shared_address=shared))
     pending = FailoverSettings(shared_address=shared, auto_failover=True)
     assert check_readiness(backup, primary, pending=pending).ready

@@ -40,7 +40,8 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[str, int],
             resume_store: str, resume_base: int) -> Iterator[bytes]:
-    """Header line, then pages {"k": kind, "rows": [...], "last": seq} and {"k": "tombstones", ...}, then "end"."""
+    """Messages (each a 4-byte length and JSON): a header, then pages {"k": kind, "rows": [...], "last": seq}
+    and {"k": "tombstones", ...}, then {"k": "end"}. Length-prefixed because a page of rows is no "line"."""
     if store != own_store:
         since = 0  # the backup holds another store's numbers (or none): everything, from the start
     resume_used = resume_store == own_store and resume_base == since and bool(resume)
@@ -53,19 +54,19 @@ def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[
         counts: dict[str, int] = {}
         for kind in [*KINDS, "tombstones"]:
             start = max(since, resume.get(kind, 0))
-            counts[kind] = int(conn.execute(f"SELECT COUNT(*) FROM {kind} WHERE seq > ?",  # noqa: S608
+            counts[kind] = int(conn.execute(f"SELECT COUNT(*) FROM {kind} WHERE seq > ?",  # noqa: S608  # nosec B608
                                             (start,)).fetchone()[0])
         header = {"store_id": own_store, "since": since, "full": since == 0, "resume_used": resume_used,
                   "upto": upto, "digest": digest_hex(get_digest_sum(conn)), "counts": counts}
-        yield orjson.dumps(header) + b"\n"
+        yield message(header)
         for kind, cols in KINDS.items():
-            cur = conn.execute(f"SELECT {', '.join(cols)}, seq FROM {kind} WHERE seq > ? ORDER BY seq",  # noqa: S608
+            cur = conn.execute(f"SELECT {', '.join(cols)}, seq FROM {kind} WHERE seq > ? ORDER BY seq",  # noqa: S608  # nosec B608
                                (max(since, resume.get(kind, 0)),))
             yield from _pages(cur, kind)
         cur = conn.execute("SELECT kind, id, seq FROM tombstones WHERE seq > ? ORDER BY seq",
                            (max(since, resume.get("tombstones", 0)),))
         yield from _pages(cur, "tombstones")
-        yield orjson.dumps({"k": "end"}) + b"\n"
+        yield message({"k": "end"})
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -77,7 +78,7 @@ def _pages(cur: sqlite3.Cursor, kind: str) -> Iterator[bytes]:
         if not rows:
             return
         last = rows[-1][-1]
-        yield orjson.dumps({"k": kind, "rows": [r[:-1] for r in rows], "last": last}) + b"\n"
+        yield message({"k": kind, "rows": [r[:-1] for r in rows], "last": last})
 
 
 def blobs(db_path: Path, items: list[tuple[str, int]]) -> Iterator[bytes]:
@@ -96,14 +97,14 @@ def blobs(db_path: Path, items: list[tuple[str, int]]) -> Iterator[bytes]:
                     break
                 found = True
                 data: bytes = row[0]
-                yield _frame({"r": rid, "i": idx, "n": len(data)}) + data
+                yield message({"r": rid, "i": idx, "n": len(data)}) + data
                 idx += 1
             if not found:
-                yield _frame({"r": rid, "i": start, "n": 0, "gone": True})
+                yield message({"r": rid, "i": start, "n": 0, "gone": True})
     finally:
         conn.close()
 
 
-def _frame(header: dict[str, Any]) -> bytes:
-    raw = orjson.dumps(header)
+def message(doc: dict[str, Any]) -> bytes:
+    raw = orjson.dumps(doc)
     return FRAME_HEADER.pack(len(raw)) + raw

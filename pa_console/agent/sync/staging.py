@@ -32,7 +32,7 @@ def _local(conn: sqlite3.Connection, key: str) -> Any:
 
 def clear_staging(conn: sqlite3.Connection) -> None:
     for kind in KINDS:
-        conn.execute(f"DELETE FROM stage_{kind}")  # noqa: S608
+        conn.execute(f"DELETE FROM stage_{kind}")  # noqa: S608  # nosec B608
     conn.execute("DELETE FROM stage_tombstones")
     conn.execute("DELETE FROM local WHERE key = ?", (STAGING_KEY,))
 
@@ -40,7 +40,7 @@ def clear_staging(conn: sqlite3.Connection) -> None:
 def wipe_site_data(conn: sqlite3.Connection) -> None:
     """Break on a backup: remove the synchronised copy (inside the caller's transaction)."""
     for kind in KINDS:
-        conn.execute(f"DELETE FROM {kind}")  # noqa: S608
+        conn.execute(f"DELETE FROM {kind}")  # noqa: S608  # nosec B608
     conn.execute("DELETE FROM recording_chunks")
     conn.execute("DELETE FROM tombstones")
     clear_staging(conn)
@@ -70,13 +70,13 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
         if kind == "tombstones":
             for k, item_id in rows:
                 key = KINDS[k][0]
-                conn.execute(f"DELETE FROM stage_{k} WHERE {key} = ?", (item_id,))  # noqa: S608
+                conn.execute(f"DELETE FROM stage_{k} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
             conn.executemany("INSERT OR REPLACE INTO stage_tombstones(kind, id) VALUES (?, ?)",
                              [(k, i) for k, i in rows])
         else:
             cols = KINDS[kind]
             conn.executemany("DELETE FROM stage_tombstones WHERE kind = ? AND id = ?", [(kind, r[0]) for r in rows])
-            conn.executemany(f"INSERT OR REPLACE INTO stage_{kind} ({', '.join(cols)}) "  # noqa: S608
+            conn.executemany(f"INSERT OR REPLACE INTO stage_{kind} ({', '.join(cols)}) "  # noqa: S608  # nosec B608
                              f"VALUES ({', '.join('?' for _ in cols)})", rows)
         staging = _local(conn, STAGING_KEY)
         staging["resume"][kind] = last
@@ -153,11 +153,11 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
             key = cols[0]
             if full:
                 # A full copy replaces the backup's data: what the primary does not have goes.
-                for (rh,) in conn.execute(f"SELECT rh FROM {kind} WHERE {key} NOT IN "  # noqa: S608
+                for (rh,) in conn.execute(f"SELECT rh FROM {kind} WHERE {key} NOT IN "  # noqa: S608  # nosec B608
                                           f"(SELECT {key} FROM stage_{kind})"):
                     total = sub_hash(total, rh)
-                conn.execute(f"DELETE FROM {kind} WHERE {key} NOT IN (SELECT {key} FROM stage_{kind})")  # noqa: S608
-            rows = conn.execute(f"SELECT s.*, m.rh FROM stage_{kind} s "  # noqa: S608
+                conn.execute(f"DELETE FROM {kind} WHERE {key} NOT IN (SELECT {key} FROM stage_{kind})")  # noqa: S608  # nosec B608
+            rows = conn.execute(f"SELECT s.*, m.rh FROM stage_{kind} s "  # noqa: S608  # nosec B608
                                 f"LEFT JOIN {kind} m ON m.{key} = s.{key}").fetchall()
             batch = []
             for row in rows:
@@ -168,15 +168,15 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
                 total = add_hash(total, rh)
                 seq += 1
                 batch.append((*values, seq, rh))
-            conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}, seq, rh) "  # noqa: S608
+            conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}, seq, rh) "  # noqa: S608  # nosec B608
                              f"VALUES ({', '.join('?' for _ in range(len(cols) + 2))})", batch)
             applied += len(batch)
         for kind, item_id in conn.execute("SELECT kind, id FROM stage_tombstones").fetchall():
             key = KINDS[kind][0]
-            old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608
+            old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608  # nosec B608
             if old is not None:
                 total = sub_hash(total, old[0])
-                conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608
+                conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
                 seq += 1
                 conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)", (kind, item_id, seq))
                 applied += 1

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ class AgentError(Exception):
         self.category = category
 
 
-def _describe(exc: RequestValidationError) -> str:
+def _describe(exc: RequestValidationError | ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
@@ -42,6 +43,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _describe(exc), "category": "request"}, status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def _model(_: Request, exc: ValidationError) -> JSONResponse:
+        # A value that passed the request model but not the stored model (e.g. an explicit null): still the
+        # caller's mistake, so a 422 with the field, never a 500.
         return JSONResponse({"detail": _describe(exc), "category": "request"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

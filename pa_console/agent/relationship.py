@@ -63,7 +63,7 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
     try:
         backup_pem = await fetch_certificate(backup.host, backup.port, "the backup appliance")
     except PeerUnreachable as exc:
-        raise AgentError(502, str(exc), "connection") from exc
+        raise AgentError(409, str(exc), "connection") from exc
     fp_b = cert_fingerprint(backup_pem)
     fp_p = runtime.identity.fingerprint
     if fp_b == fp_p:
@@ -78,7 +78,7 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
             "schema_version": SCHEMA_VERSION, "primary_cert_pem": runtime.identity.cert_pem,
             "reverse": req.reverse.model_dump(), "epoch": runtime.epoch})
     except PeerError as exc:
-        raise AgentError(409 if exc.status == 409 else 502, str(exc), "peer") from exc
+        raise AgentError(409, str(exc), "peer") from exc
     nonce_b = str(hello["nonce_b"])
     if not handshake.same(str(hello["proof"]), handshake.backup_proof(key, nonce_p, nonce_b, fp_p, fp_b)):
         raise AgentError(403, KEYS_DIFFER, "key")
@@ -94,7 +94,7 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
             "nonce_b": nonce_b, "proof": handshake.primary_proof(key, nonce_p, nonce_b, fp_p, fp_b),
             "epoch": epoch}, timeout=30)
     except PeerError as exc:
-        raise AgentError(409 if exc.status in (403, 409) else 502, str(exc), "peer") from exc
+        raise AgentError(409, str(exc), "peer") from exc
     finally:
         runtime.pending_peer_tokens.discard(token)
     record(runtime, Role.PRIMARY, epoch, {

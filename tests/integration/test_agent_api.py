@@ -43,7 +43,7 @@ def test_every_endpoint_needs_the_token(alpha: RunningAgent, token: str | None) 
     key_before = alpha.get("/api/v1/security/key")
     with httpx.Client(base_url=alpha.url, verify=pinned_context(alpha.cert_pem), timeout=10) as c:
         for method, path in ENDPOINTS:
-            headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+            headers = {} if token is None else {"Authorization": f"Bearer {token}".strip()}
             r = c.request(method, path, headers=headers, json={"key": "x" * 64})
             assert r.status_code == 401, (method, path, r.status_code, r.text)
             assert "api_token" in r.json()["detail"]

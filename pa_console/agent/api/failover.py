@@ -38,7 +38,7 @@ async def sync_now(runtime: Runtime, response: Response) -> SyncStartResult:
         try:
             await PeerClient.for_runtime(runtime).request("POST", "/peer/sync", timeout=10)
         except PeerError as exc:
-            raise AgentError(exc.status if exc.status in (409,) else 502, str(exc), "peer") from exc
+            raise AgentError(409, str(exc), "peer") from exc
         return SyncStartResult(started=True, detail="The backup was asked to pull now.")
     if not runtime.settings.sync_enabled:
         raise AgentError(409, "Synchronisation is turned off on this backup; turn it on in the backup settings "

@@ -19,7 +19,7 @@ from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.relationship import KEYS_DIFFER, break_locally, record
 from pa_console.agent.sync import feed
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
-from pa_console.protocol.models import Endpoint, EventType, Role
+from pa_console.protocol.models import Endpoint, EventType, Role, SyncReport, SyncStatus
 
 router = APIRouter(prefix="/peer")
 
@@ -116,12 +116,13 @@ def peer_sync_now(runtime: Runtime) -> dict[str, Any]:
 
 
 @router.post("/pulled", dependencies=[PeerAuth])
-def peer_pulled(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
     """The backup tells the primary how its pull went, so the primary's health and console show it too."""
+    report = body.model_dump(mode="json")
     runtime.local.set("last_sync", report)
-    if report.get("status") == "ok":
-        runtime.local.set("last_sync_ok_at", report.get("finished_at"))
-    runtime.bus.publish(EventType.SYNC_FINISHED if report.get("status") == "ok" else EventType.SYNC_FAILED,
+    if body.status == SyncStatus.OK:
+        runtime.local.set("last_sync_ok_at", report["finished_at"])
+    runtime.bus.publish(EventType.SYNC_FINISHED if body.status == SyncStatus.OK else EventType.SYNC_FAILED,
                         **report, reported_by="backup")
     return {"ok": True}
 

@@ -9,10 +9,12 @@ import sqlite3
 import time
 from typing import Any
 
+import aiohttp
 import orjson
 
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.store.db import open_connection
 from pa_console.agent.store.local import set_in
 from pa_console.agent.sync import staging
 from pa_console.agent.sync.feed import FRAME_HEADER
@@ -43,8 +45,7 @@ class SyncEngine:
     def _db(self) -> sqlite3.Connection:
         # One connection for the engine's own thread work (used by one thread at a time, under the lock).
         if self._conn is None:
-            self._conn = sqlite3.connect(self.runtime.db.path, timeout=30, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = open_connection(self.runtime.db.path)
         return self._conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -122,9 +123,7 @@ class SyncEngine:
                   "resume_store": stg["store_id"] if stg else "", "resume_base": str(stg["base"] if stg else -1)}
         header: dict[str, Any] = {}
         async with client.stream("GET", "/peer/changes", params=params) as content:
-            line = await content.readline()
-            report["bytes_moved"] += len(line)
-            header = orjson.loads(line)
+            header = await self._read_message(content, report)
             report["resumed"] = bool(header["resume_used"])
             await self._run(staging.begin, header)
             tracker.phase("rows", rows_total=sum(header["counts"].values()))
@@ -132,12 +131,7 @@ class SyncEngine:
             writer = asyncio.ensure_future(self._stage_pages(queue))
             try:
                 while True:
-                    line = await content.readline()
-                    if not line:
-                        raise SyncFailed("The primary's change stream ended early; the next sync continues from "
-                                         "what arrived.")
-                    report["bytes_moved"] += len(line)
-                    page = orjson.loads(line)
+                    page = await self._read_message(content, report)
                     if page["k"] == "end":
                         break
                     await queue.put(page)
@@ -147,6 +141,18 @@ class SyncEngine:
                 await queue.put(None)
                 await writer
         return header
+
+    @staticmethod
+    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
+        try:
+            (size,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
+            raw = await content.readexactly(size)
+        except asyncio.IncompleteReadError as exc:
+            raise SyncFailed("The primary's change stream ended early; the next sync continues from what "
+                             "arrived.") from exc
+        report["bytes_moved"] += size + FRAME_HEADER.size
+        doc: dict[str, Any] = orjson.loads(raw)
+        return doc
 
     async def _stage_pages(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         while (page := await queue.get()) is not None:

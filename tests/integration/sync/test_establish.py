@@ -47,7 +47,7 @@ def test_unreachable_wrong_port_and_self_are_refused(agents) -> None:  # type: i
     p = agents("primary", key_hex=KEY)
     r = p.request("POST", "/api/v1/failover/relationship", json={
         "backup": {"host": "127.0.0.1", "port": free_port()}, "reverse": {"host": "127.0.0.1", "port": p.port}})
-    assert r.status_code == 502 and "Nothing accepts connections" in r.json()["detail"]
+    assert r.status_code == 409 and "Nothing accepts connections" in r.json()["detail"]
     r = p.request("POST", "/api/v1/failover/relationship", json={
         "backup": {"host": "127.0.0.1", "port": p.port}, "reverse": {"host": "127.0.0.1", "port": p.port}})
     assert r.status_code == 400 and "this very appliance" in r.json()["detail"]

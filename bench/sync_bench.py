@@ -1,0 +1,179 @@
+"""Sync benchmarks (issue #7): first full sync against rsync over ssh and curl, rows, incremental, resume, memory.
+
+    python -m bench.sync_bench                # the full run: 1 GiB of recordings + 100k sessions, 1M-row site
+    python -m bench.sync_bench --quick        # a small smoke run (the test suite runs this)
+    python -m bench.sync_bench --dir /dev/shm # put the appliances' data on tmpfs (measures software, not the disk)
+
+Each measure is taken side by side with its reference in the same run, and reported as a ratio, because shared
+machines are noisy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Table,
+    establish_pair,
+    machine,
+    peak_rss_mb,
+    seed,
+    start_and_link,
+    wait_sync,
+    wait_until,
+)
+from bench.ssh_reference import RsyncOverSsh
+
+MB = 1_000_000
+
+
+def peer_token(backup_dir: Path) -> str:
+    with sqlite3.connect(backup_dir / "site.db") as conn:
+        row = conn.execute("SELECT value FROM local WHERE key = 'relationship'").fetchone()
+    return str(json.loads(row[0])["peer_token"])
+
+
+def export_recordings(db: Path, out: Path) -> int:
+    """The same bytes as files (one per recording), for rsync to move."""
+    out.mkdir(parents=True)
+    total = 0
+    with sqlite3.connect(db) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM recordings")]
+        for rid in ids:
+            with open(out / rid, "wb") as fh:
+                for (data,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? ORDER BY idx",
+                                            (rid,)):
+                    fh.write(data)
+                    total += len(data)
+    return total
+
+
+def curl_fetch(primary: Any, token: str, items: list[list[Any]], target: Path) -> tuple[float, int]:
+    """curl pulling the same recordings from the same agent's bulk endpoint into a file."""
+    body = target.with_suffix(".json")
+    body.write_text(json.dumps({"items": items}))
+    t0 = time.perf_counter()
+    subprocess.run(["curl", "-sS", "--fail", "--cacert", str(primary.data_dir / "tls" / "cert.pem"),
+                    "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
+                    "--data-binary", f"@{body}", "-o", str(target),
+                    f"{primary.url}/api/v1/peer/blobs"], check=True)
+    return time.perf_counter() - t0, target.stat().st_size
+
+
+def full_sync(base: Path, recordings: int, rec_bytes: int, sessions: int, table: Table) -> None:
+    primary, backup = establish_pair(base)
+    seed(primary, recordings, rec_bytes)
+    seed(primary, sessions, 0)
+    start_and_link(primary, backup)
+    total = recordings * rec_bytes
+    report = wait_sync(backup)
+    assert report["status"] == "ok", report
+    ours = report["bytes_moved"] / report["duration_s"] / MB
+    rss = {a.name: peak_rss_mb(a.proc.pid) for a in (primary, backup) if a.proc}
+
+    token = peer_token(backup.data_dir)
+    with sqlite3.connect(primary.data_dir / "site.db") as conn:
+        items = [[r[0], 0] for r in conn.execute("SELECT id FROM recordings")]
+    curl_s, curl_bytes = curl_fetch(primary, token, items, base / "curl.out")
+    curl = curl_bytes / curl_s / MB
+
+    src = base / "rsync-src"
+    export_recordings(primary.data_dir / "site.db", src)
+    rsync = RsyncOverSsh(base / "ssh").run(src, base / "rsync-dst")
+
+    table.add("first full sync", f"{total / 2**20:.0f} MiB + {sessions} rows", f"{ours:.0f} MB/s",
+              f"{report['duration_s']:.2f} s", "")
+    table.add("  curl, same agent, same bytes", f"{curl_bytes / 2**20:.0f} MiB", f"{curl:.0f} MB/s",
+              f"{curl_s:.2f} s", f"ours/curl = {ours / curl:.2f} (target >= 0.9)")
+    if rsync is not None:
+        table.add("  rsync over ssh, same bytes", f"{total / 2**20:.0f} MiB", f"{total / rsync / MB:.0f} MB/s",
+                  f"{rsync:.2f} s", f"ours/rsync = {ours / (total / rsync / MB):.2f} (target >= 2)")
+    else:
+        table.add("  rsync over ssh", "n/a", "", "", "sshd or rsync not installed")
+    table.add("peak RSS during the sync", "", "", "",
+              ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()) + " (target < 150 MB)")
+
+    # Resume: kill the backup at 50 % of a sync of the same amount again, restart, measure what moves again.
+    seed(primary, recordings, rec_bytes)
+
+    before = backup.health().get("last_sync")
+
+    def half_or_done() -> str | None:
+        h = backup.health()
+        prog = h.get("sync_progress")
+        if prog and prog["phase"] == "recordings" and prog["bytes_total"] and \
+                prog["bytes_done"] >= 0.5 * prog["bytes_total"]:
+            return "half"
+        if h["last_sync_status"] != "running" and h.get("last_sync") != before:
+            return "done"
+        return None
+
+    assert backup.request("POST", "/api/v1/failover/sync").status_code == 202
+    reached = wait_until(half_or_done, timeout=600, interval=0.01, what="50 %")
+    if reached == "done":
+        table.add("resumed sync after kill at 50 %", "", "", "", "n/a: the sync ended before it could be killed")
+    else:
+        assert backup.proc is not None
+        backup.proc.send_signal(signal.SIGKILL)
+        backup.proc.wait()
+        backup.start()
+        report = wait_sync(backup)
+        assert report["status"] == "ok" and report["resumed"], report
+        again = report["bytes_moved"] - 0.5 * total
+        table.add("resumed sync after kill at 50 %", f"{total / 2**20:.0f} MiB", "",
+                  f"{report['duration_s']:.2f} s",
+                  f"moved again {max(again, 0) / total:.1%} of the total (target < 5 %)")
+    primary.kill()
+    backup.kill()
+
+
+def rows_and_incremental(base: Path, rows: int, table: Table) -> None:
+    primary, backup = establish_pair(base)
+    seed(primary, rows, 0)
+    start_and_link(primary, backup)
+    report = wait_sync(backup)
+    assert report["status"] == "ok", report
+    table.add("session rows alone", f"{rows} rows", f"{report['rows_moved'] / report['duration_s']:.0f} rows/s",
+              f"{report['duration_s']:.2f} s", "target >= 300k rows/s")
+    seed(primary, 1, 0)
+    t0 = time.perf_counter()
+    report = wait_sync(backup)
+    wall = time.perf_counter() - t0
+    assert report["status"] == "ok", report
+    table.add("incremental, 1 changed session", f"site of {rows} sessions", f"{report['bytes_moved']} bytes",
+              f"{report['duration_s']:.3f} s (wall {wall:.2f} s)", "target < 0.2 s, bytes ~ the change")
+    primary.kill()
+    backup.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--dir", type=Path, default=None, help="where the appliances keep their data")
+    args = parser.parse_args()
+    recordings, rec_bytes, sessions, rows = (1024, 1 << 20, 100_000, 1_000_000)
+    if args.quick:
+        recordings, rec_bytes, sessions, rows = (16, 1 << 20, 2000, 5000)
+    base = Path(tempfile.mkdtemp(prefix="pa-bench-", dir=args.dir))
+    table = Table("Sync", ["what", "size", "rate", "time", "ratio / note"])
+    try:
+        full_sync(base / "full", recordings, rec_bytes, sessions, table)
+        rows_and_incremental(base / "rows", rows, table)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"Machine: {machine()}; data on {args.dir or tempfile.gettempdir()}; load {os.getloadavg()[0]:.1f}")
+    print(table.render())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

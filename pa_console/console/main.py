@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -64,6 +65,12 @@ async def run_console(args: argparse.Namespace) -> int:
     except Exception as exc:  # a broken settings file: say so, start empty
         window.banner.show_text(str(exc))
     apply_theme(app, args.theme or fleet.settings.theme)
+    probe = None
+    if os.environ.get("PA_CONSOLE_FIRST_PAINT_FILE"):
+        from pa_console.console.views.first_paint import FirstPaintProbe
+
+        probe = FirstPaintProbe(Path(os.environ["PA_CONSOLE_FIRST_PAINT_FILE"]), closed.set)
+        window.installEventFilter(probe)
     window.show()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,8 +78,12 @@ async def run_console(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, closed.set)
         except (NotImplementedError, RuntimeError):
             pass
+    if args.quit_after:
+        loop.call_later(args.quit_after, closed.set)
     try:
         await closed.wait()
+        if args.screenshot:
+            window.grab().save(str(args.screenshot))
     finally:
         window.hide()
         await fleet.aclose()
@@ -81,6 +92,8 @@ async def run_console(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # PySide6 6.12's lazy class loading can call a null converter in paint code; load classes eagerly.
+    os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     logging.getLogger("qasync").setLevel(logging.WARNING)

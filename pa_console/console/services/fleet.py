@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pa_console.console.client.agent_client import AgentClient
 from pa_console.console.client.errors import AgentError, ErrorCategory
 from pa_console.console.client.tls import fetch_certificate, fingerprint_of_pem
+from pa_console.console.fingerprints import same_fingerprint
 from pa_console.console.secrets import TokenStore
 from pa_console.console.services.monitor import ALL_PARTS, ApplianceMonitor
 from pa_console.console.settings import ApplianceEntry, ConsoleSettings, SettingsStore
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
-from pa_console.console.state.notifier import Notifier
+from pa_console.console.state.notifier import NoticeKind, Notifier
 from pa_console.console.state.observable import Signal
 from pa_console.console.state.pairs import ApplianceGroup, find_peer, group_appliances
 from pa_console.console.state.status import ConnectionStatus
@@ -57,6 +58,7 @@ class Fleet:
     # -- lifecycle --------
     async def start(self) -> None:
         self.settings = await asyncio.to_thread(self.settings_store.load)
+        self.notifier.enabled -= {k for k in NoticeKind if k.value in self.settings.disabled_notices}
         for entry in self.settings.appliances:
             state = self._adopt_entry(entry)
             try:
@@ -92,11 +94,21 @@ class Fleet:
         state.changed.connect(lambda what: self._maybe_regroup(what))
 
     def _maybe_regroup(self, what: str) -> None:
+        if what in ("key", "health", "relationship"):
+            self._compare_pair_keys()
         if what in ("health", "relationship"):
             shape = self._group_shape()
             if shape != self._shape:
                 self._shape = shape
                 self.changed.emit(None)
+
+    def _compare_pair_keys(self) -> None:
+        """Tell (once) when the two appliances of a pair hold different Inter-Appliance keys."""
+        for group in self.groups():
+            if group.is_pair:
+                a, b = group.members
+                if a.key_fingerprint and b.key_fingerprint:
+                    self.notifier.keys_compared(group.title, same_fingerprint(a.key_fingerprint, b.key_fingerprint))
 
     def _group_shape(self) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(m.id for m in g.members) for g in self.groups())

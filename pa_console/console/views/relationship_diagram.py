@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from pa_console.console.state.picture import NodePicture, RelationshipPicture
@@ -91,12 +91,16 @@ class RelationshipDiagram(QWidget):
 
     def _node(self, painter: QPainter, rect: QRectF, node: NodePicture) -> None:
         palette = self.palette()
+        base = QColor(palette.color(QPalette.ColorRole.Base))
+        text = QColor(palette.color(QPalette.ColorRole.Text))
+        muted = QColor(palette.color(QPalette.ColorRole.PlaceholderText))
         role_colour = QColor(ROLE_COLOURS.get(node.role, ROLE_COLOURS["unknown"]))
-        painter.setPen(QPen(role_colour, 2))
-        painter.setBrush(palette.base())
-        painter.drawRoundedRect(rect, 6, 6)
+        outline = QPainterPath()
+        outline.addRoundedRect(rect, 6.0, 6.0)
+        painter.fillPath(outline, base)
+        painter.strokePath(outline, QPen(role_colour, 2))
         line = self.fontMetrics().height()
-        painter.setPen(palette.text().color())
+        painter.setPen(text)
         title = QRectF(rect.left(), rect.top() + line * 0.3, rect.width(), line * 1.2)
         font = painter.font()
         font.setBold(True)
@@ -110,7 +114,7 @@ class RelationshipDiagram(QWidget):
             Qt.AlignmentFlag.AlignHCenter,
             node.role.upper(),
         )
-        painter.setPen(palette.placeholderText().color())
+        painter.setPen(muted)
         painter.drawText(
             QRectF(rect.left() + 4, title.bottom() + line * 1.2, rect.width() - 8, rect.bottom() - title.bottom()),
             Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,

@@ -178,3 +178,4 @@ class AgentRuntime:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.bus.flush)

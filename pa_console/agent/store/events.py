@@ -20,17 +20,22 @@ class EventLog:
         self._since_prune = 0
 
     def append(self, type_: str, data: dict[str, Any]) -> Event:
-        ts = dt.datetime.now(dt.UTC)
+        return self.append_many([(dt.datetime.now(dt.UTC), type_, data)])[-1]
+
+    def append_many(self, items: list[tuple[dt.datetime, str, dict[str, Any]]]) -> list[Event]:
+        """Several events in one transaction, numbered in order."""
+        events = []
         with self.db.write() as conn:
-            cur = conn.execute("INSERT INTO events(ts, type, data) VALUES (?, ?, ?)",
-                               (ts.isoformat(), type_, orjson.dumps(data).decode()))
-            event_id = int(cur.lastrowid or 0)
-            self._since_prune += 1
+            for ts, type_, data in items:
+                cur = conn.execute("INSERT INTO events(ts, type, data) VALUES (?, ?, ?)",
+                                   (ts.isoformat(), type_, orjson.dumps(data).decode()))
+                events.append(Event(id=int(cur.lastrowid or 0), ts=ts, type=type_, data=data))
+            self._since_prune += len(items)
             if self._since_prune >= _PRUNE_EVERY:
                 self._since_prune = 0
                 # Keep twice what we promise, so a client a little behind still finds what it asks for.
-                conn.execute("DELETE FROM events WHERE id <= ?", (event_id - 2 * EVENTS_KEPT,))
-        return Event(id=event_id, ts=ts, type=type_, data=data)
+                conn.execute("DELETE FROM events WHERE id <= ?", (events[-1].id - 2 * EVENTS_KEPT,))
+        return events
 
     def after(self, after_id: int, limit: int = 1000) -> list[Event]:
         rows = self.db.connect().execute(

@@ -10,7 +10,7 @@ from pa_console.console.services.fleet import Fleet
 from pa_console.console.settings import ApplianceEntry, ConsoleSettings, SettingsStore
 from pa_console.console.state.status import ConnectionStatus
 from pa_console.protocol.models import Role
-from tests.harness import RunningAgent, SmtpSink
+from tests.harness import RunningAgent, SmtpSink, free_port
 from tests.integration.console.conftest import Console
 from tests.ui.fixtures import run
 
@@ -28,6 +28,16 @@ def test_keys_compared_then_made_equal_then_established(console: Console, agents
     form = console.window.failover.establish
     form.backup.set(beta.host, beta.port)
     assert "differ" in form.key_check.text() and not form.establish_button.isEnabled()
+    # An agent's refusal lands next to the field it concerns: nothing listens on this port.
+    form.backup.set("127.0.0.1", free_port())
+    form.revalidate()
+    task = form.establish()
+    assert task is not None
+    console.wait(task.done, 20)
+    assert form.backup.agent_error.isVisible() and not form.reverse.agent_error.isVisible()
+    assert str(form.backup.port.value()) in form.backup.agent_error.text()
+    form.backup.set(beta.host, beta.port)
+    assert not form.backup.agent_error.isVisible()  # edited: the old complaint goes
     # Generate on alpha, apply to beta, without the user seeing the key.
     task = security.generate_and_apply()
     assert task is not None

@@ -62,6 +62,20 @@ def summarize(event: Event) -> str:
     if t == EventType.COUNTDOWN:
         action = "automatic failover" if d.get("auto_failover") else "manual failover needed"
         return f"Countdown: {human_duration(_float(d.get('failover_in_s')))} left ({action})"
+    if t == EventType.TAKEOVER_STEP:
+        outcome = "done" if d.get("ok") else "FAILED"
+        took = _float(d.get("duration_s"))
+        text = f"Takeover step {d.get('step', '?')}: {outcome}"
+        if took:
+            text += f" in {took:.2f} s"
+        return text + (f" ({d['detail']})" if d.get("detail") else "")
+    if t == EventType.TAKEOVER:
+        raw = d.get("steps")
+        steps: list[Any] = raw if isinstance(raw, list) else []
+        failed = [str(s.get("step")) for s in steps if isinstance(s, dict) and not s.get("ok")]
+        how = "planned" if d.get("planned") else "after losing the primary"
+        tail = f"; failed steps: {', '.join(failed)}" if failed else ""
+        return f"Took over as primary ({how}), epoch {d.get('epoch', '?')}{tail}"
     if t == EventType.ROLE_CHANGED:
         return f"Role changed to {d.get('role', '?')} (epoch {d.get('epoch', '?')})"
     for key in ("detail", "message", "reason"):

@@ -55,3 +55,20 @@ def test_filter_and_export() -> None:
             "data": {"error": "disk full"},
         }
     ]
+
+
+def test_takeover_summaries_name_steps_and_failures() -> None:
+    step = event("takeover_step", step="shared_address", ok=False, detail="address in use", duration_s=0.25)
+    assert TimelineModel._record(_entry(step))["summary"] == (
+        "Takeover step shared_address: FAILED in 0.25 s (address in use)"
+    )
+    takeover = event(
+        "takeover", epoch=4, planned=False, steps=[{"step": "role", "ok": True}, {"step": "dns", "ok": False}]
+    )
+    assert _entry(takeover).summary == "Took over as primary (after losing the primary), epoch 4; failed steps: dns"
+
+
+def _entry(e):  # type: ignore[no-untyped-def]
+    from pa_console.console.state.timeline import TimelineEntry
+
+    return TimelineEntry("beta", e)

@@ -74,6 +74,9 @@ class MainWindow(QMainWindow):
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.remove_action.triggered.connect(self.remove_selected)
         self.remove_action.setEnabled(False)
+        # Delete removes only when the list has the focus, never while typing in a form.
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.appliances.addAction(self.remove_action)
         toolbar.addAction(self.add_action)
         toolbar.addAction(self.remove_action)
         for index in range(4):

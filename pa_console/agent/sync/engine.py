@@ -163,20 +163,22 @@ class SyncEngine:
         tracker.phase("recordings", bytes_total=tracker.progress.bytes_done + sum(n.missing_bytes for n in needed))
         for start in range(0, len(needed), _BLOB_BATCH_ITEMS):
             batch = needed[start:start + _BLOB_BATCH_ITEMS]
-            await self._pull_blob_batch(client, batch, tracker, report)
-            for rec in batch:
-                if not await self._run(staging.verify_recording, rec):
-                    raise SyncFailed(f"Recording {rec.id} arrived damaged (its SHA-256 does not match); it will be "
-                                     "fetched again at the next sync.")
+            hashes = staging.RecordingHashes(batch)
+            await self._pull_blob_batch(client, batch, hashes, tracker, report)
+            damaged = await self._run(staging.drop_damaged, hashes)
+            if damaged:
+                raise SyncFailed(f"Recording {damaged[0]} arrived damaged (its SHA-256 does not match); it will be "
+                                 "fetched again at the next sync.")
 
     async def _pull_blob_batch(self, client: PeerClient, batch: list[staging.NeededRecording],
-                               tracker: ProgressTracker, report: dict[str, Any]) -> None:
+                               hashes: staging.RecordingHashes, tracker: ProgressTracker,
+                               report: dict[str, Any]) -> None:
         items = [[n.id, n.have_chunks] for n in batch]
         queue: asyncio.Queue[list[tuple[str, int, bytes]] | None] = asyncio.Queue(_QUEUE_DEPTH)
 
         async def write() -> None:
             while (chunks := await queue.get()) is not None:
-                await self._run(staging.write_chunks, chunks)
+                await self._run(staging.write_chunks, chunks, hashes)
 
         writer = asyncio.ensure_future(write())
         pending: list[tuple[str, int, bytes]] = []

@@ -113,7 +113,37 @@ def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
     return [n for n in needed if n.have_chunks < n.chunks]
 
 
-def write_chunks(conn: sqlite3.Connection, chunks: list[tuple[str, int, bytes]]) -> None:
+class RecordingHashes:
+    """SHA-256 of each recording as its chunks are written (no second read); a resumed recording's hash starts
+    from the chunks already stored."""
+
+    def __init__(self, batch: list[NeededRecording]) -> None:
+        self.recordings = {r.id: r for r in batch}
+        self._sha: dict[str, Any] = {}
+        self._size: dict[str, int] = {}
+
+    def update(self, conn: sqlite3.Connection, rid: str, data: bytes) -> None:
+        if rid not in self._sha:
+            sha = hashlib.sha256()
+            size = 0
+            for (stored,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx < ? "
+                                          "ORDER BY idx", (rid, self.recordings[rid].have_chunks)):
+                sha.update(stored)
+                size += len(stored)
+            self._sha[rid], self._size[rid] = sha, size
+        self._sha[rid].update(data)
+        self._size[rid] += len(data)
+
+    def damaged(self) -> list[str]:
+        return [rid for rid, rec in self.recordings.items()
+                if rid not in self._sha or self._size[rid] != rec.size or self._sha[rid].hexdigest() != rec.sha256]
+
+
+def write_chunks(conn: sqlite3.Connection, chunks: list[tuple[str, int, bytes]],
+                 hashes: RecordingHashes | None = None) -> None:
+    if hashes is not None:
+        for rid, _, data in chunks:
+            hashes.update(conn, rid, data)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) VALUES (?, ?, ?)", chunks)
@@ -123,19 +153,14 @@ def write_chunks(conn: sqlite3.Connection, chunks: list[tuple[str, int, bytes]])
         raise
 
 
-def verify_recording(conn: sqlite3.Connection, rec: NeededRecording) -> bool:
-    """Hash what is stored; a damaged recording is dropped so that the next sync fetches it again."""
-    sha = hashlib.sha256()
-    size = 0
-    for (data,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? ORDER BY idx", (rec.id,)):
-        sha.update(data)
-        size += len(data)
-    if size == rec.size and sha.hexdigest() == rec.sha256:
-        return True
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("DELETE FROM recording_chunks WHERE recording_id = ?", (rec.id,))
-    conn.execute("COMMIT")
-    return False
+def drop_damaged(conn: sqlite3.Connection, hashes: RecordingHashes) -> list[str]:
+    """Recordings whose content does not match their SHA-256 are dropped, so the next sync fetches them again."""
+    damaged = hashes.damaged()
+    if damaged:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("DELETE FROM recording_chunks WHERE recording_id = ?", [(rid,) for rid in damaged])
+        conn.execute("COMMIT")
+    return damaged
 
 
 def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:

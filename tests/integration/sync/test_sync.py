@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -40,6 +41,16 @@ def test_big_first_sync_incremental_and_kill_either_side(agents) -> None:  # typ
     assert d == p.digest() | {"seq": d["seq"]}
     assert d["sessions"] == 2000 and d["recording_bytes"] == 220_000_000
     assert report["bytes_moved"] >= 220_000_000
+    # Progress was reported while it ran: phases, amounts done and total, rate and time left, a few times a second.
+    with b.client() as c:
+        history = c.get("/api/v1/events", params={"after": 0, "follow": "false"}).text
+    progress = [json.loads(line[6:])["data"] for line in history.splitlines()
+                if line.startswith("data: ") and '"type":"sync_progress"' in line]
+    assert {p_["phase"] for p_ in progress} >= {"rows", "recordings", "applying"}
+    moving = [p_ for p_ in progress if p_["phase"] == "recordings" and 0 < p_["bytes_done"] < p_["bytes_total"]]
+    assert moving, progress
+    assert all(p_["rate_bps"] > 0 and p_["eta_s"] is not None for p_ in moving)
+    assert len(progress) <= 4 * report["duration_s"] + 10, len(progress)
 
     # Incremental: one small change moves about that change.
     p.seed(1, 1000)

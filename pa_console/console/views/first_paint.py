@@ -16,7 +16,7 @@ class FirstPaintProbe(QObject):
         self.done = done
         self.seen = False
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt's name
         if not self.seen and event.type() == QEvent.Type.Paint:
             self.seen = True
             self.target.write_text(f"{time.time():.6f}\n")

@@ -144,12 +144,13 @@ class Notifier:
             )
         if t == EventType.DEMOTED:
             return self._tell(
-                (NoticeKind.DEMOTED, appliance, str(d.get("epoch", ""))),
+                (NoticeKind.DEMOTED, appliance, str(d.get("epoch", d.get("peer_epoch", event.id)))),
                 Notice(
                     NoticeKind.DEMOTED,
                     appliance,
                     f"{appliance} demoted itself",
-                    str(d.get("detail") or "It returned as primary, found a newer primary and became the backup."),
+                    str(d.get("detail") or "It returned as primary, found a newer primary and became the backup.")
+                    + (f" Data written on it after the split was kept aside at {d['kept']}." if d.get("kept") else ""),
                     Urgency.WARNING,
                 ),
             )

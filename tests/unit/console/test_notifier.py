@@ -83,3 +83,12 @@ def test_disabled_kind_and_keys() -> None:
     assert notifier.keys_compared("alpha ⇄ beta", match=False) is None
     notifier.keys_compared("alpha ⇄ beta", match=True)
     assert notifier.keys_compared("alpha ⇄ beta", match=False) is not None
+
+
+def test_each_demotion_is_told_once() -> None:
+    notifier, sink, _ = make()
+    notifier.on_event("alpha", event("demoted", peer="beta", peer_epoch=3))
+    notifier.on_event("alpha", event("demoted", peer="beta", peer_epoch=3))
+    notifier.on_event("alpha", event("demoted", peer="beta", peer_epoch=5, kept="/data/kept-1"))
+    assert [n.kind for n in sink.shown] == [NoticeKind.DEMOTED, NoticeKind.DEMOTED]
+    assert "kept aside at /data/kept-1" in sink.shown[1].body

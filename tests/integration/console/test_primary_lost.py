@@ -72,6 +72,13 @@ def test_countdown_then_forced_manual_failover(console: Console, agents: Callabl
     assert title == "Become primary?" and "ALONE" in text
     assert beta.health()["role"] == "primary"
     console.wait(lambda: not box.isVisible(), 5)  # a primary has no takeover box
+    # The old primary returns, finds a newer primary, demotes itself; the console tells and regroups.
+    alpha.start()
+    console.wait(lambda: a.status == ConnectionStatus.ONLINE, 20)
+    console.wait(lambda: a.role == Role.BACKUP, 20)
+    console.wait(lambda: NoticeKind.DEMOTED in [n.kind for n in console.window.banner.shown], 10)
+    assert b.role == Role.PRIMARY
+    console.wait(lambda: console.window.appliances.topLevelItem(0).text(0) == "beta ⇄ alpha", 10)
 
 
 def test_planned_swap_with_sync_first(console: Console, agents: Callable[..., RunningAgent]) -> None:

@@ -7,8 +7,18 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pa_console.console.secrets import TokenStore
+
+if TYPE_CHECKING:
+    from pa_console.console.services.fleet import Fleet
+    from pa_console.console.views.demo_panel import DemoPanel
+    from pa_console.console.views.main_window import MainWindow
+    from pa_console.demo.controller import DemoController
+    from pa_console.demo.lab import DemoLab
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +40,21 @@ class DemoTokenStore(TokenStore):
         self._tokens.pop(appliance_id, None)
 
 
-async def demo_main(args: argparse.Namespace) -> int:
+@dataclass
+class DemoSession:
+    """What a script driving the demo (the README's screenshots) gets to work with."""
+
+    window: MainWindow
+    fleet: Fleet
+    lab: DemoLab
+    controller: DemoController
+    panel: DemoPanel
+
+
+DemoScript = Callable[[DemoSession], Awaitable[None]]
+
+
+async def demo_main(args: argparse.Namespace, script: DemoScript | None = None) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
@@ -81,6 +105,9 @@ async def demo_main(args: argparse.Namespace) -> int:
         controller.start()
         panel = DemoPanel(controller, window)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
+        if script is not None:
+            await script(DemoSession(window, fleet, lab, controller, panel))
+            closed.set()
         if args.quit_after:
             loop.call_later(args.quit_after, closed.set)
         await closed.wait()
@@ -105,7 +132,7 @@ async def demo_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_demo(args: argparse.Namespace | None = None) -> int:
+def run_demo(args: argparse.Namespace | None = None, script: DemoScript | None = None) -> int:
     """Start two agents, an SMTP sink and the console connected to both; stop them all on quit."""
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -116,4 +143,4 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("pa-console")
     app.setApplicationDisplayName("PA Console demo")
-    return int(qasync.run(demo_main(args)))
+    return int(qasync.run(demo_main(args, script)))

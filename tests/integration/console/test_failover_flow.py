@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
+
+from PySide6.QtCore import QTimer
 
 from pa_console.console.state.status import LinkState
 from pa_console.protocol.models import Role, SyncStatus
@@ -59,6 +62,19 @@ def test_establish_sync_with_progress_and_break(console: Console, agents: Callab
     assert form.key_check.text().startswith("✔")
     progress_seen: list[int] = []
     b.changed.connect(lambda what: what == "progress" and b.progress and progress_seen.append(b.progress.bytes_done))
+    # The event loop must stay responsive while the sync reports progress: measure its longest stall.
+    stalls: list[float] = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        stalls.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(tick)
+    timer.start()
     form.establish_button.click()
     # The pair forms in the list and the picture shows both roles.
     console.wait(lambda: a.role == Role.PRIMARY and b.role == Role.BACKUP, 20)
@@ -67,7 +83,10 @@ def test_establish_sync_with_progress_and_break(console: Console, agents: Callab
     # The first sync runs; its progress reached the bar; it ends in sync with equal digests.
     console.wait(lambda: b.health is not None and b.health.last_sync_status == SyncStatus.OK, 60)
     console.wait(lambda: pane.diagram.picture is not None and pane.diagram.picture.link == LinkState.IN_SYNC, 10)
+    timer.stop()
     assert progress_seen, "no sync progress reached the console"
+    print(f"\nlongest event-loop stall during the sync: {max(stalls) * 1000:.0f} ms")
+    assert max(stalls) < 0.5, f"the event loop stalled for {max(stalls):.3f} s"
     assert "digests equal" in pane.sync.last_status.text()
     assert beta.digest()["sha256"] == alpha.digest()["sha256"]
     # Sync Now after a change moves it.

@@ -215,3 +215,23 @@ def test_settings_form_saves_partial_update_and_checks_readiness(qtbot: Any, alo
     # Turning automatic failover on asked first, showing the readiness items (the primary has no shared address).
     assert confirm.asked and "Turn on automatic failover?" == confirm.asked[0][0]
     assert "Shared address" in confirm.asked[0][1]
+
+
+def test_settings_refusal_about_the_shared_address_shows_next_to_it(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    primary, backup = pair()
+    fleet = fake_fleet(tmp_path, primary, backup)
+    pane = make_pane(qtbot, fleet)
+    pane.set_appliance(backup.id)
+    form = pane.settings
+    form.shared_enabled.setChecked(True)
+    form.address.setText("10.20.30.40")
+    client(fleet, backup).answers["update_failover_settings"] = AgentError(
+        ErrorCategory.REQUEST,
+        "The shared address 10.20.30.40 is not in a subnet both appliances share.",
+        status_code=400,
+    )
+    form.save_button.click()
+    qtbot.waitUntil(lambda: form.address_error.isVisible())
+    assert "not in a subnet" in form.address_error.text() and not form.error.isVisible()
+    qtbot.keyClicks(form.address, "1")
+    assert not form.address_error.isVisible()

@@ -67,6 +67,7 @@ class SettingsForm(QGroupBox):
         self.address_port: QSpinBox = port_box("Shared address port", 8443)
         self.interface: QLineEdit = line_edit("Network interface", "eth0 (iproute2 only)")
         self.error = error_label("Settings error")
+        self.address_error = error_label("Shared address error from the appliance")
         self.save_button = button("Sa&ve settings", "Save settings", "primary")
         form = QFormLayout()
         form.addRow(self.sync_enabled)
@@ -77,6 +78,7 @@ class SettingsForm(QGroupBox):
         form.addRow(self.shared_enabled)
         form.addRow("Driver:", self.driver)
         form.addRow("Address:", self.address)
+        form.addRow("", self.address_error)
         form.addRow("Port:", self.address_port)
         form.addRow("Interface:", self.interface)
         layout = QVBoxLayout(self)
@@ -92,6 +94,7 @@ class SettingsForm(QGroupBox):
         layout.addWidget(self.save_button)
         self.shared_enabled.toggled.connect(self._validate)
         self.address.textChanged.connect(self._validate)
+        self.address.textEdited.connect(lambda _text: show_error(self.address_error, None))
         self.save_button.clicked.connect(self.save)
 
     def show_state(self, state: ApplianceState) -> None:
@@ -182,7 +185,8 @@ class SettingsForm(QGroupBox):
             saved = await self._fleet.client(state.id).update_failover_settings(body)
             state.set_settings(saved)
         except AgentError as exc:
-            show_error(self.error, exc.message)
+            about_address = (exc.field or "").startswith("shared_address") or "shared address" in exc.message.lower()
+            show_error(self.address_error if about_address else self.error, exc.message)
         finally:
             self._busy = False
             self._validate()

@@ -235,3 +235,22 @@ def test_settings_refusal_about_the_shared_address_shows_next_to_it(qtbot: Any, 
     assert "not in a subnet" in form.address_error.text() and not form.error.isVisible()
     qtbot.keyClicks(form.address, "1")
     assert not form.address_error.isVisible()
+
+
+def test_primary_can_hand_over(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    primary, backup = pair()
+    fleet = fake_fleet(tmp_path, primary, backup)
+    confirm = Confirm()
+    pane = make_pane(qtbot, fleet, confirm)
+    pane.set_appliance(backup.id)
+    assert not pane.handover.isVisible()
+    pane.set_appliance(primary.id)
+    assert pane.handover.isVisible() and not pane.takeover.isVisible()
+    api = client(fleet, primary)
+    api.answers["set_role"] = RoleResult(role="backup", epoch=6, detail="beta is the primary now; alpha its backup.")
+    pane.handover.become_backup.click()
+    qtbot.waitUntil(lambda: "alpha its backup" in pane.handover.result.text())
+    assert api.called("set_role") == [(RoleRequest(role="backup", force=False),)]
+    assert "beta is asked to become the primary" in confirm.asked[-1][1]
+    pane.handover.force.setChecked(True)
+    assert "no appliance is primary" in pane.handover.what_will_happen()

@@ -12,6 +12,7 @@ from pa_console.console.state.picture import build_picture
 from pa_console.console.state.readiness import check_readiness
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.establish_form import EstablishForm
+from pa_console.console.views.handover_box import HandoverBox
 from pa_console.console.views.readiness_view import ReadinessView
 from pa_console.console.views.relationship_diagram import RelationshipDiagram
 from pa_console.console.views.settings_form import SettingsForm
@@ -47,6 +48,7 @@ class FailoverPane(QScrollArea):
         QVBoxLayout(self.establish_box).addWidget(self.establish)
         self.sync = SyncBox(fleet)
         self.takeover = TakeoverBox(fleet, confirm=self._confirm)
+        self.handover = HandoverBox(fleet, confirm=self._confirm)
         self.settings = SettingsForm(fleet, confirm=self._confirm)
         self.readiness_box = QGroupBox("Readiness for failover")
         self.readiness = ReadinessView()
@@ -69,6 +71,7 @@ class FailoverPane(QScrollArea):
             self.sync,
             self.readiness_box,
             self.settings,
+            self.handover,
             self.break_box,
         ):
             layout.addWidget(w)
@@ -108,6 +111,7 @@ class FailoverPane(QScrollArea):
         if state is None:
             self.establish_box.hide()
             self.takeover.hide()
+            self.handover.hide()
             return
         peer = self._peer
         self.diagram.set_picture(build_picture(state, peer))
@@ -120,6 +124,7 @@ class FailoverPane(QScrollArea):
         self.sync.setVisible(established)
         self.sync.show_state(state, watcher)
         self.takeover.show_state(state)
+        self.handover.show_state(state)
         self.settings.show_state(state)
         self.readiness_box.setVisible(established)
         if established:

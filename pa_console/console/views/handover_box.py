@@ -1,0 +1,90 @@
+"""On a primary: hand the primary role over to the backup (Become Backup), with a confirmation."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QVBoxLayout, QWidget
+
+from pa_console.console.client.errors import AgentError
+from pa_console.console.services.fleet import Fleet
+from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.widgets import (
+    Confirmer,
+    button,
+    default_confirmer,
+    error_label,
+    hint_label,
+    show_error,
+)
+from pa_console.protocol.models import Role, RoleRequest
+
+
+class HandoverBox(QGroupBox):
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
+        super().__init__("Hand over the primary role", parent)
+        self._fleet = fleet
+        self._state: ApplianceState | None = None
+        self._busy = False
+        self.confirm = confirm or default_confirmer(self)
+        self.force = QCheckBox("&Force (step down even though the backup cannot be reached)")
+        self.force.setAccessibleName("Force step down")
+        self.become_backup = button("Become &Backup", "Become backup", "danger")
+        self.result = hint_label("", "Hand-over result")
+        self.error = error_label("Hand-over error")
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            hint_label(
+                "A planned swap: this appliance becomes the backup and its backup becomes the primary.",
+                "About handing over",
+            )
+        )
+        layout.addWidget(self.force)
+        layout.addWidget(self.become_backup)
+        layout.addWidget(self.result)
+        layout.addWidget(self.error)
+        self.become_backup.clicked.connect(self.on_become_backup)
+
+    def show_state(self, state: ApplianceState) -> None:
+        self._state = state
+        related = state.health is not None and state.health.relationship_established
+        self.setVisible(related and state.role == Role.PRIMARY)
+        self.become_backup.setEnabled(not self._busy)
+
+    def what_will_happen(self) -> str:
+        state = self._state
+        assert state is not None
+        peer = state.health.peer.name if state.health and state.health.peer else "the backup"
+        if self.force.isChecked():
+            return (
+                f"{state.name} becomes a backup WITHOUT reaching {peer}. Until {peer} takes over, no appliance "
+                "is primary and the site is not served. Use this only when you know what the backup will do."
+            )
+        return (
+            f"{peer} is asked to become the primary, then {state.name} becomes its backup. "
+            "There is no moment with two primaries."
+        )
+
+    @async_slot
+    async def on_become_backup(self) -> None:
+        state = self._state
+        if state is None or self._busy:
+            return
+        if not await self.confirm("Become backup?", self.what_will_happen()):
+            return
+        self._busy = True
+        self.become_backup.setEnabled(False)
+        show_error(self.error, None)
+        self.result.setText("Working…")
+        try:
+            result = await self._fleet.client(state.id).set_role(
+                RoleRequest(role="backup", force=self.force.isChecked())
+            )
+            self.result.setText(result.detail)
+        except AgentError as exc:
+            self.result.setText("")
+            show_error(self.error, exc.message)
+        finally:
+            self._busy = False
+            self.become_backup.setEnabled(True)
+        peer = self._fleet.peer_of(state.id)
+        await self._fleet.refresh(state.id, *([peer.id] if peer else []))

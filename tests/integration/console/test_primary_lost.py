@@ -110,6 +110,16 @@ def test_planned_swap_with_sync_first(console: Console, agents: Callable[..., Ru
     assert beta.digest()["sessions"] == 7
     # The list still shows them as a pair, the new primary first.
     console.wait(lambda: console.window.appliances.topLevelItem(0).text(0) == "beta ⇄ alpha", 10)
+    # And back, from the primary's side: Become Backup hands the role over again.
+    console.select(b)
+    handover = console.window.failover.handover
+    console.wait(lambda: handover.isVisible(), 10)
+    task = handover.on_become_backup()
+    assert task is not None
+    console.wait(task.done, 60)
+    assert not handover.error.isVisible(), handover.error.text()
+    console.wait(lambda: a.role == Role.PRIMARY and b.role == Role.BACKUP, 20)
+    assert alpha.health()["role"] == "primary" and beta.health()["role"] == "backup"
 
 
 def test_automatic_failover_seen_from_the_console(console: Console, agents: Callable[..., RunningAgent]) -> None:

@@ -110,13 +110,15 @@ def test_certificate_is_pinned(agents) -> None:  # type: ignore[no-untyped-def]
 def test_seed_streams_recordings_larger_than_the_memory_budget(agents) -> None:  # type: ignore[no-untyped-def]
     a = agents("alpha")
     big = 300 * 1024 * 1024
-    # Seed while the agent serves; measure the seed process's own peak RSS (wait4 gives that child's usage).
-    proc = subprocess.Popen([sys.executable, "-m", "pa_console.agent", "seed", str(a.data_dir), "--sessions", "1",
-                             "--recording-bytes", str(big)], cwd=REPO, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0
-    peak_mb = usage.ru_maxrss / 1024
+    # Seed while the agent serves, and measure the seed process's own peak RSS. A small launcher starts it, because a
+    # child forked straight from this (large) test process would count the parent's pages until it execs.
+    launcher = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+                "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    proc = subprocess.run([sys.executable, "-c", launcher, sys.executable, "-m", "pa_console.agent", "seed",
+                           str(a.data_dir), "--sessions", "1", "--recording-bytes", str(big)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    peak_mb = int(proc.stdout.split()[-1]) / 1024
     assert peak_mb < 150, f"seed peaked at {peak_mb:.0f} MB for a {big >> 20} MB recording"
     digest = a.digest()
     assert digest["sessions"] == 1 and digest["recordings"] == 1 and digest["recording_bytes"] == big

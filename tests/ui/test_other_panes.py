@@ -218,3 +218,18 @@ def test_add_dialog_keyboard_order_and_validation(qtbot: Any, aloop: Any, tmp_pa
     qtbot.keyClicks(dialog.token, "t")
     assert not dialog.host_error.isVisible() and dialog.fetch_button.isEnabled()
     assert not dialog.add_button.isEnabled()  # nothing to trust before the certificate was fetched
+
+
+def test_theme_switch_is_applied_and_remembered(qtbot: Any, aloop: Any, tmp_path: Path, qapp: QApplication) -> None:
+    fleet = fake_fleet(tmp_path)
+    window = MainWindow(fleet, confirm=Confirm())
+    qtbot.addWidget(window)
+    try:
+        window.dark_action.setChecked(True)
+        qtbot.waitUntil(lambda: fleet.settings_store.path.exists())
+        assert json.loads(fleet.settings_store.path.read_text())["theme"] == "dark"
+        from pa_console import resources
+
+        assert qapp.styleSheet() == resources.style_sheet("dark")
+    finally:
+        qapp.setStyleSheet("")

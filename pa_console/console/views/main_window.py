@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.views.add_dialog import AddApplianceDialog
@@ -14,7 +14,7 @@ from pa_console.console.views.banner import Banner, BannerSink
 from pa_console.console.views.email_pane import EmailPane
 from pa_console.console.views.failover_pane import FailoverPane
 from pa_console.console.views.security_pane import SecurityPane
-from pa_console.console.views.theme import app_icon
+from pa_console.console.views.theme import app_icon, apply_theme
 from pa_console.console.views.timeline_pane import TimelinePane
 from pa_console.console.views.widgets import Confirmer, Subscriptions, default_confirmer
 from pa_console.protocol.models import Role
@@ -79,6 +79,12 @@ class MainWindow(QMainWindow):
         self.appliances.addAction(self.remove_action)
         toolbar.addAction(self.add_action)
         toolbar.addAction(self.remove_action)
+        toolbar.addSeparator()
+        self.dark_action = QAction("&Dark theme", self)
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(fleet.settings.theme == "dark")
+        self.dark_action.toggled.connect(self.set_dark)
+        toolbar.addAction(self.dark_action)
         for index in range(4):
             action = QAction(self)
             action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
@@ -145,6 +151,18 @@ class MainWindow(QMainWindow):
         ):
             return
         await self.fleet.remove_appliance(state.id)
+
+    @async_slot
+    async def set_dark(self, dark: bool) -> None:
+        """Switch the palette now and remember the choice in the settings file."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, "dark" if dark else "light")
+        self.fleet.settings.theme = "dark" if dark else "light"
+        try:
+            await self.fleet.settings_store.asave(self.fleet.settings)
+        except OSError as exc:
+            self.banner.show_text(f"The theme could not be saved: {exc}")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()

@@ -21,8 +21,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
 
-from bench.common import REPO, Table, establish_pair, machine, peak_rss_mb, seed, start_and_link  # noqa: E402
-from tests.harness import RunningAgent, start_agent  # noqa: E402
+from bench.common import REPO, Table, establish_pair, machine, peak_rss_mb, seed, start_and_link
+from tests.harness import RunningAgent, start_agent
 
 
 def startup_seconds(tmp: Path, runs: int) -> list[float]:
@@ -65,7 +65,7 @@ class StallMeter:
         self.timer.start()
 
 
-async def console_with(agents: list[RunningAgent], work: "asyncio.Future[object] | None", settle_s: float,
+async def console_with(agents: list[RunningAgent], work: asyncio.Future[object] | None, settle_s: float,
                        tmp: Path) -> tuple[float, float]:
     """Run the real console connected to these agents; returns (longest stall s, peak RSS MB of this process)."""
     from pa_console.console.demo import DemoTokenStore

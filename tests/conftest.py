@@ -9,6 +9,9 @@ import pytest
 from tests.harness import RunningAgent, SmtpSink, start_agent
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# PySide6 6.12's lazy class loading crashed in paint code depending on which modules were collected; pytest-qt
+# imports PySide6 before tests/ui/conftest.py is read, so it must be set here.
+os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
 
 
 @pytest.fixture

@@ -27,17 +27,25 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def record(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+def write(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any]) -> None:
     """Write the relationship, role and epoch in one transaction: never a relationship without its role."""
     rel = {"role": role.value, "established_at": _now(), **peer}
     with runtime.db.write() as conn:
         set_in(conn, "relationship", rel)
         set_in(conn, "role", role.value)
         set_in(conn, "epoch", epoch)
+
+
+def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
     runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=epoch, reason=reason)
     runtime.bus.publish(EventType.RELATIONSHIP_ESTABLISHED, role=role.value, peer=peer["peer_name"],
                         peer_host=peer["peer_host"], peer_port=peer["peer_port"],
                         peer_fingerprint=peer["peer_fingerprint"])
+
+
+def record(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+    write(runtime, role, epoch, peer)
+    announce(runtime, role, epoch, peer, reason)
 
 
 def info(runtime: AgentRuntime, detail: str | None = None) -> RelationshipInfo:
@@ -87,20 +95,25 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
                               f"{SCHEMA_VERSION}, the backup {hello.get('version')} schema "
                               f"{hello.get('schema_version')}); upgrade them to the same version first.", "version")
     token = handshake.peer_token(key, nonce_p, nonce_b)
-    runtime.pending_peer_tokens.add(token)
-    epoch = max(runtime.epoch, int(hello.get("epoch", 0))) + 1
+    previous_epoch = runtime.epoch
+    epoch = max(previous_epoch, int(hello.get("epoch", 0))) + 1
+    peer = {"peer_name": str(hello.get("name", "backup")), "peer_host": backup.host, "peer_port": backup.port,
+            "peer_cert_pem": backup_pem, "peer_fingerprint": fp_b, "peer_token": token,
+            "reverse_host": req.reverse.host, "reverse_port": req.reverse.port}
+    # This side is primary before the backup records its side: a backup whose first pull starts at once must
+    # find a primary. Undone if the backup refuses.
+    write(runtime, Role.PRIMARY, epoch, peer)
     try:
         await client.request("POST", "/peer/confirm", json={
             "nonce_b": nonce_b, "proof": handshake.primary_proof(key, nonce_p, nonce_b, fp_p, fp_b),
             "epoch": epoch}, timeout=30)
     except PeerError as exc:
+        with runtime.db.write() as conn:
+            conn.execute("DELETE FROM local WHERE key = 'relationship'")
+            set_in(conn, "role", Role.STANDALONE.value)
+            set_in(conn, "epoch", previous_epoch)
         raise AgentError(409, str(exc), "peer") from exc
-    finally:
-        runtime.pending_peer_tokens.discard(token)
-    record(runtime, Role.PRIMARY, epoch, {
-        "peer_name": str(hello.get("name", "backup")), "peer_host": backup.host, "peer_port": backup.port,
-        "peer_cert_pem": backup_pem, "peer_fingerprint": fp_b, "peer_token": token,
-        "reverse_host": req.reverse.host, "reverse_port": req.reverse.port}, "relationship established")
+    announce(runtime, Role.PRIMARY, epoch, peer, "relationship established")
     runtime.relationship_changed()
     return info(runtime)
 

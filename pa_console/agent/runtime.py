@@ -53,8 +53,6 @@ class AgentRuntime:
         self.sync_progress: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.settings_listeners: list[Callable[[], None]] = []
-        # Peer tokens of handshakes in progress (this side is the primary, the backup checks it can reach us).
-        self.pending_peer_tokens: set[str] = set()
         self.sync_engine: Any = None
         self.sync_scheduler: Any = None
         self.no_pull_alert: Any = None

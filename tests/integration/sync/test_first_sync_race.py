@@ -13,6 +13,6 @@ def test_first_sync_right_after_establishing_succeeds(agents) -> None:  # type: 
         p.seed(3, 100)
         configure(b, first_sync_delay_s=0)
         establish(p, b)
-        report = wait_until(lambda b=b: b.health()["last_sync"], timeout=20, what="the first sync")  # noqa: B023
+        report = wait_until(lambda b=b: b.health()["last_sync"], timeout=20, what="the first sync")
         assert report["status"] == "ok", report
         assert b.digest()["sha256"] == p.digest()["sha256"]

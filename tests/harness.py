@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import email
 import email.policy
 import json
@@ -23,6 +24,15 @@ import httpx
 from aiosmtpd.controller import Controller
 
 REPO = Path(__file__).resolve().parent.parent
+# Every agent process started here, so that none outlives the test run (even when a test forgot, or failed).
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,6 +88,7 @@ class RunningAgent:
              "--listen", f"{self.host}:{self.port}"],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **self.extra_env})
         log.close()
+        _STARTED.append(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

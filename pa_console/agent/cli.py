@@ -12,6 +12,7 @@ from pathlib import Path
 from pa_console import __version__
 from pa_console.agent.identity import IdentityError, create_identity, load_identity
 from pa_console.agent.paths import DataDir
+from pa_console.agent.store.db import StoreError
 
 
 class CliError(Exception):
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (CliError, IdentityError) as exc:
+    except (CliError, IdentityError, StoreError) as exc:
         print(f"pa-agent: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

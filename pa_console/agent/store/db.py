@@ -38,6 +38,10 @@ def _private(path: Path) -> None:
                 os.chmod(p, 0o600)
 
 
+class StoreError(Exception):
+    """The store cannot be used as it is, phrased for the administrator."""
+
+
 class Database:
     """Opens one connection per thread; SQLite serialises writers, WAL lets readers go on meanwhile."""
 
@@ -88,7 +92,7 @@ class Database:
         with self.write() as conn:
             current = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if current > len(MIGRATIONS):
-                raise RuntimeError(f"{self.path} was written by a newer pa-agent (schema {current}); "
+                raise StoreError(f"{self.path} was written by a newer pa-agent (schema {current}); "
                                    "upgrade this agent before serving this folder.")
             for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 for statement in script.split(";\n"):

@@ -50,3 +50,18 @@ CREATE TABLE stage_tombstones (kind TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY
 """
 
 MIGRATIONS.append(_V2)
+
+# v3: a backup stages the pages it pulls as they arrived (one row a page, not one a record): staging costs almost
+# nothing, and the apply replays them in order, so a later attempt's rows and tombstones win over an earlier one's.
+# A sync staged by an older agent is dropped with its resume point: the next sync starts it again.
+_V3 = """
+DROP TABLE stage_site_settings;
+DROP TABLE stage_users;
+DROP TABLE stage_recordings;
+DROP TABLE stage_sessions;
+DROP TABLE stage_tombstones;
+CREATE TABLE stage_pages (n INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, page BLOB NOT NULL);
+DELETE FROM local WHERE key = 'sync_staging';
+"""
+
+MIGRATIONS.append(_V3)

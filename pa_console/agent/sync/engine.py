@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import sqlite3
@@ -18,6 +19,7 @@ from pa_console.agent.store.db import open_connection
 from pa_console.agent.store.local import set_in
 from pa_console.agent.sync import staging
 from pa_console.agent.sync.feed import FRAME_HEADER
+from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
 from pa_console.protocol.models import EventType, Role, SyncProgress, SyncReport, SyncStatus
 
@@ -123,27 +125,33 @@ class SyncEngine:
                   "resume_store": stg["store_id"] if stg else "", "resume_base": str(stg["base"] if stg else -1)}
         header: dict[str, Any] = {}
         async with client.stream("GET", "/peer/changes", params=params) as content:
-            header = await self._read_message(content, report)
+            header, _ = await self._read_message(content, report)
             report["resumed"] = bool(header["resume_used"])
             await self._run(staging.begin, header)
             tracker.phase("rows", rows_total=sum(header["counts"].values()))
-            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_QUEUE_DEPTH)
-            writer = asyncio.ensure_future(self._stage_pages(queue))
+
+            async def stage(item: tuple[str, bytes, int]) -> None:
+                await self._run(staging.stage_page, *item)
+
+            writer: WriteBehind[tuple[str, bytes, int]] = WriteBehind(stage, _QUEUE_DEPTH)
             try:
                 while True:
-                    page = await self._read_message(content, report)
+                    page, raw = await self._read_message(content, report)
                     if page["k"] == "end":
                         break
-                    await queue.put(page)
+                    await writer.put((page["k"], raw, page["last"]))
                     report["rows_moved"] += len(page["rows"])
                     tracker.add(rows=len(page["rows"]))
-            finally:
-                await queue.put(None)
-                await writer
+            except BaseException:
+                # Keep what arrived (the next sync resumes from it), but let the first error speak.
+                with contextlib.suppress(Exception):
+                    await writer.close()
+                raise
+            await writer.close()
         return header
 
     @staticmethod
-    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
+    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         try:
             (size,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
             raw = await content.readexactly(size)
@@ -152,11 +160,7 @@ class SyncEngine:
                              "arrived.") from exc
         report["bytes_moved"] += size + FRAME_HEADER.size
         doc: dict[str, Any] = orjson.loads(raw)
-        return doc
-
-    async def _stage_pages(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
-        while (page := await queue.get()) is not None:
-            await self._run(staging.stage_page, page["k"], page["rows"], page["last"])
+        return doc, raw
 
     async def _pull_recordings(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> None:
         needed = await self._run(staging.needed_recordings)
@@ -174,13 +178,11 @@ class SyncEngine:
                                hashes: staging.RecordingHashes, tracker: ProgressTracker,
                                report: dict[str, Any]) -> None:
         items = [[n.id, n.have_chunks] for n in batch]
-        queue: asyncio.Queue[list[tuple[str, int, bytes]] | None] = asyncio.Queue(_QUEUE_DEPTH)
 
-        async def write() -> None:
-            while (chunks := await queue.get()) is not None:
-                await self._run(staging.write_chunks, chunks, hashes)
+        async def write(chunks: list[tuple[str, int, bytes]]) -> None:
+            await self._run(staging.write_chunks, chunks, hashes)
 
-        writer = asyncio.ensure_future(write())
+        writer: WriteBehind[list[tuple[str, int, bytes]]] = WriteBehind(write, _QUEUE_DEPTH)
         pending: list[tuple[str, int, bytes]] = []
         pending_bytes = 0
         try:
@@ -203,11 +205,15 @@ class SyncEngine:
                     report["bytes_moved"] += len(data) + hlen + FRAME_HEADER.size
                     tracker.add(nbytes=len(data))
                     if pending_bytes >= _WRITE_BATCH_BYTES:
-                        await queue.put(pending)
+                        await writer.put(pending)
                         pending, pending_bytes = [], 0
-        finally:
-            # What arrived is kept (resumable), whether the stream ended well or not.
-            if pending:
-                await queue.put(pending)
-            await queue.put(None)
-            await writer
+        except BaseException:
+            # What arrived is kept (resumable), but the first error is the one reported.
+            with contextlib.suppress(Exception):
+                if pending:
+                    await writer.put(pending)
+                await writer.close()
+            raise
+        if pending:
+            await writer.put(pending)
+        await writer.close()

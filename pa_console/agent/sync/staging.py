@@ -1,20 +1,21 @@
 """The backup's side of a pull, in the store: stage what arrives, then apply it in one transaction.
 
-Rows are staged in tables of the same file as the site data and recording chunks go straight into place (invisible
-until their row is committed), so an interrupted sync leaves the previous complete copy untouched, and the next
-sync continues from what is staged instead of moving it again."""
+Pages of rows are staged as they arrived, in the same file as the site data, and recording chunks go straight into
+place (invisible until their row is committed); so an interrupted sync leaves the previous complete copy untouched,
+and the next sync continues from what is staged instead of moving it again."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from pa_console.agent.store.local import set_in
-from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash, sub_hash
+from pa_console.agent.store.rows import KINDS, MOD, digest_hex, row_hash
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set, set_digest_sum
 
 STAGING_KEY = "sync_staging"
@@ -31,9 +32,7 @@ def _local(conn: sqlite3.Connection, key: str) -> Any:
 
 
 def clear_staging(conn: sqlite3.Connection) -> None:
-    for kind in KINDS:
-        conn.execute(f"DELETE FROM stage_{kind}")  # noqa: S608  # nosec B608
-    conn.execute("DELETE FROM stage_tombstones")
+    conn.execute("DELETE FROM stage_pages")
     conn.execute("DELETE FROM local WHERE key = ?", (STAGING_KEY,))
 
 
@@ -63,21 +62,11 @@ def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
         raise
 
 
-def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last: int) -> None:
-    """One page, one transaction, with its resume point: a crash loses at most the page in flight."""
+def stage_page(conn: sqlite3.Connection, kind: str, page: bytes, last: int) -> None:
+    """One page (as it arrived), one transaction, with its resume point: a crash loses at most the page in flight."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if kind == "tombstones":
-            for k, item_id in rows:
-                key = KINDS[k][0]
-                conn.execute(f"DELETE FROM stage_{k} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
-            conn.executemany("INSERT OR REPLACE INTO stage_tombstones(kind, id) VALUES (?, ?)",
-                             [(k, i) for k, i in rows])
-        else:
-            cols = KINDS[kind]
-            conn.executemany("DELETE FROM stage_tombstones WHERE kind = ? AND id = ?", [(kind, r[0]) for r in rows])
-            conn.executemany(f"INSERT OR REPLACE INTO stage_{kind} ({', '.join(cols)}) "  # noqa: S608  # nosec B608
-                             f"VALUES ({', '.join('?' for _ in cols)})", rows)
+        conn.execute("INSERT INTO stage_pages(kind, page) VALUES (?, ?)", (kind, page))
         staging = _local(conn, STAGING_KEY)
         staging["resume"][kind] = last
         set_in(conn, STAGING_KEY, staging)
@@ -85,6 +74,22 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _pages(conn: sqlite3.Connection, kind: str | None = None) -> Iterator[tuple[str, list[Any]]]:
+    """The staged pages in arrival order, one at a time (bounded memory)."""
+    last = 0
+    while True:
+        if kind is None:
+            row = conn.execute("SELECT n, kind, page FROM stage_pages WHERE n > ? ORDER BY n LIMIT 1",
+                               (last,)).fetchone()
+        else:
+            row = conn.execute("SELECT n, kind, page FROM stage_pages WHERE n > ? AND kind IN (?, 'tombstones') "
+                               "ORDER BY n LIMIT 1", (last, kind)).fetchone()
+        if row is None:
+            return
+        last = row[0]
+        yield row[1], orjson.loads(row[2])["rows"]
 
 
 @dataclass
@@ -105,12 +110,22 @@ class NeededRecording:
 
 
 def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
-    rows = conn.execute(
-        "SELECT s.id, s.size, s.sha256, s.chunk_size, "
-        "(SELECT COUNT(*) FROM recording_chunks c WHERE c.recording_id = s.id) "
-        "FROM stage_recordings s").fetchall()
-    needed = [NeededRecording(*r) for r in rows]
-    return [n for n in needed if n.have_chunks < n.chunks]
+    """Recordings the staged rows will make visible whose content is not (all) here yet."""
+    staged: dict[str, tuple[Any, ...]] = {}
+    for kind, rows in _pages(conn, "recordings"):
+        if kind == "recordings":
+            staged.update((r[0], tuple(r)) for r in rows)
+        else:
+            for k, item_id in rows:
+                if k == "recordings":
+                    staged.pop(item_id, None)
+    needed = []
+    for rid, (_, size, sha256, chunk_size) in staged.items():
+        have = int(conn.execute("SELECT COUNT(*) FROM recording_chunks WHERE recording_id = ?", (rid,)).fetchone()[0])
+        rec = NeededRecording(rid, size, sha256, chunk_size, have)
+        if rec.have_chunks < rec.chunks:
+            needed.append(rec)
+    return needed
 
 
 class RecordingHashes:
@@ -163,48 +178,58 @@ def drop_damaged(conn: sqlite3.Connection, hashes: RecordingHashes) -> list[str]
     return damaged
 
 
+def _old_hashes(conn: sqlite3.Connection, kind: str, ids: list[str]) -> dict[str, bytes]:
+    key = KINDS[kind][0]
+    found: dict[str, bytes] = {}
+    for start in range(0, len(ids), 900):
+        part = ids[start:start + 900]
+        sql = f"SELECT {key}, rh FROM {kind} WHERE {key} IN ({', '.join('?' for _ in part)})"  # noqa: S608
+        found.update(conn.execute(sql, part).fetchall())  # nosec B608 - kind and key come from KINDS
+    return found
+
+
 def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
-    """Apply everything staged in ONE transaction, check the digest inside it, and commit only if it matches."""
+    """Replay the staged pages in ONE transaction, check the digest inside it, and commit only if it matches."""
     staging = _local(conn, STAGING_KEY)
     if staging is None:
         raise IntegrityError("nothing is staged")
-    full = staging["base"] == 0
     conn.execute("BEGIN IMMEDIATE")
     try:
         total = get_digest_sum(conn)
+        if staging["base"] == 0:
+            # A full copy replaces the backup's data: what the primary does not have goes.
+            for kind in KINDS:
+                conn.execute(f"DELETE FROM {kind}")  # noqa: S608  # nosec B608
+            total = 0
         seq = int(meta_get(conn, "last_seq", "0"))
         applied = 0
-        for kind, cols in KINDS.items():
-            key = cols[0]
-            if full:
-                # A full copy replaces the backup's data: what the primary does not have goes.
-                for (rh,) in conn.execute(f"SELECT rh FROM {kind} WHERE {key} NOT IN "  # noqa: S608  # nosec B608
-                                          f"(SELECT {key} FROM stage_{kind})"):
-                    total = sub_hash(total, rh)
-                conn.execute(f"DELETE FROM {kind} WHERE {key} NOT IN (SELECT {key} FROM stage_{kind})")  # noqa: S608  # nosec B608
-            rows = conn.execute(f"SELECT s.*, m.rh FROM stage_{kind} s "  # noqa: S608  # nosec B608
-                                f"LEFT JOIN {kind} m ON m.{key} = s.{key}").fetchall()
+        for kind, rows in _pages(conn):
+            if kind == "tombstones":
+                for k, item_id in rows:
+                    old = _old_hashes(conn, k, [item_id]).get(item_id)
+                    if old is not None:
+                        total -= int.from_bytes(old, "big")
+                        conn.execute(f"DELETE FROM {k} WHERE {KINDS[k][0]} = ?", (item_id,))  # noqa: S608  # nosec B608
+                        seq += 1
+                        conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)",
+                                     (k, item_id, seq))
+                        applied += 1
+                continue
+            cols = KINDS[kind]
+            old_hashes = _old_hashes(conn, kind, [r[0] for r in rows])
             batch = []
-            for row in rows:
-                values, old = row[:-1], row[-1]
+            for values in rows:
+                old = old_hashes.pop(values[0], None)
                 if old is not None:
-                    total = sub_hash(total, old)
+                    total -= int.from_bytes(old, "big")
                 rh = row_hash(kind, values)
-                total = add_hash(total, rh)
+                total += int.from_bytes(rh, "big")
                 seq += 1
                 batch.append((*values, seq, rh))
             conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}, seq, rh) "  # noqa: S608  # nosec B608
                              f"VALUES ({', '.join('?' for _ in range(len(cols) + 2))})", batch)
             applied += len(batch)
-        for kind, item_id in conn.execute("SELECT kind, id FROM stage_tombstones").fetchall():
-            key = KINDS[kind][0]
-            old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608  # nosec B608
-            if old is not None:
-                total = sub_hash(total, old[0])
-                conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
-                seq += 1
-                conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)", (kind, item_id, seq))
-                applied += 1
+        total %= MOD
         conn.execute("DELETE FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
         got = digest_hex(total)
         report["backup_digest"] = got

@@ -486,6 +486,8 @@ class SyncReport(_Model):
     backup_digest: str | None = None
     error: str | None = None
     resumed: bool = False
+    # Seconds spent in each phase (rows, recordings, applying), to see what a sync's time went to.
+    phases_s: dict[str, float] = Field(default_factory=dict)
 
 
 class SyncStartResult(_Model):

@@ -48,6 +48,9 @@ class SyncEngine:
         # One connection for the engine's own thread work (used by one thread at a time, under the lock).
         if self._conn is None:
             self._conn = open_connection(self.runtime.db.path)
+            # Applying a big sync inserts into indexes keyed by random ids: a larger page cache (the default is 2 MB)
+            # made the apply ~1.5x faster. Only this connection gets it, so the agent's memory stays bounded.
+            self._conn.execute("PRAGMA cache_size=-32768")
         return self._conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -74,8 +77,9 @@ class SyncEngine:
             await self._pull_recordings(client, tracker, report)
             tracker.phase("applying")
             applied = await self._run(staging.apply, header["digest"], report)
+            tracker.close_phase()
             report.update(status=SyncStatus.OK, digest_ok=True, primary_digest=header["digest"],
-                          rows_applied=applied)
+                          rows_applied=applied, phases_s=tracker.phases_s)
         except staging.IntegrityError as exc:
             await self._run(staging.forget_position)
             report.update(status=SyncStatus.FAILED, digest_ok=False, error=f"Integrity check failed: {exc}.")

@@ -16,8 +16,11 @@ class ProgressTracker:
         self._t0 = time.monotonic()
         self._bytes_t0 = 0
         self.progress = SyncProgress(phase="connecting")
+        self.phases_s: dict[str, float] = {}
+        self._phase_t0 = time.monotonic()
 
     def phase(self, name: str, rows_total: int | None = None, bytes_total: int | None = None) -> None:
+        self.close_phase()
         self.progress.phase = name
         if rows_total is not None:
             self.progress.rows_total = rows_total
@@ -26,6 +29,11 @@ class ProgressTracker:
             self._t0 = time.monotonic()
             self._bytes_t0 = self.progress.bytes_done
         self.emit(force=True)
+
+    def close_phase(self) -> None:
+        now = time.monotonic()
+        self.phases_s[self.progress.phase] = round(now - self._phase_t0, 3)
+        self._phase_t0 = now
 
     def add(self, rows: int = 0, nbytes: int = 0) -> None:
         self.progress.rows_done += rows

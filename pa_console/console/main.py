@@ -91,12 +91,28 @@ async def run_console(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_logging(verbose: bool) -> None:
+    """To stderr, and to the platform's log folder (e.g. ~/.local/state/pa-console/log/console.log)."""
+    import platformdirs
+
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    try:
+        folder = platformdirs.user_log_path("pa-console", ensure_exists=True)
+        handlers.append(logging.FileHandler(folder / "console.log"))
+    except OSError:
+        pass  # a read-only home must not keep the console from starting
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers[0].setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in ("qasync", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     # PySide6 6.12's lazy class loading can call a null converter in paint code; load classes eagerly.
     os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    logging.getLogger("qasync").setLevel(logging.WARNING)
+    _configure_logging(args.verbose)
     if args.demo:
         from pa_console.console.demo import run_demo
 

@@ -267,4 +267,8 @@ def test_pip_audit() -> None:
                                  or "resolve" in proc.stderr.lower() or "timed out" in proc.stderr.lower()
                                  or "No such file" in proc.stderr):
         pytest.skip("pip-audit cannot reach the vulnerability database from here: " + proc.stderr.strip()[-200:])
+    unaudited = (proc.stdout + proc.stderr).count("could not be audited")
+    if proc.returncode == 0 and unaudited > 10:
+        # PyPI's vulnerability data did not answer (a mirror without the JSON API): nothing was checked.
+        pytest.skip(f"pip-audit could not reach PyPI's vulnerability data ({unaudited} packages unaudited)")
     assert proc.returncode == 0, proc.stdout + proc.stderr

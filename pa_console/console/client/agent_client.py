@@ -28,6 +28,7 @@ from pa_console.protocol.models import (
     RoleResult,
     SiteDigest,
     SyncStartResult,
+    TakeoverMethodCheck,
 )
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -97,6 +98,14 @@ class AgentClient:
     async def update_failover_settings(self, update: FailoverSettingsUpdate) -> FailoverSettings:
         body = update.model_dump(mode="json", exclude_unset=True)
         return await self._get_model("PUT", "failover/settings", FailoverSettings, body)
+
+    async def check_takeover_methods(self) -> list[TakeoverMethodCheck]:
+        """A dry run of every takeover method's readiness (nothing changes on the appliance)."""
+        data = await self._request("POST", "failover/methods/check")
+        try:
+            return pydantic.TypeAdapter(list[TakeoverMethodCheck]).validate_python(data)
+        except pydantic.ValidationError as exc:
+            raise map_exception(exc, self.where) from exc
 
     async def relationship(self) -> RelationshipInfo | None:
         try:

@@ -23,6 +23,7 @@ from pa_console.protocol.models import (
     SyncProgress,
     SyncReport,
     SyncStatus,
+    TakeoverMethodCheck,
 )
 
 # Events after which the monitor re-reads parts of the agent's state (the events only carry the gist).
@@ -65,6 +66,8 @@ class ApplianceState:
         self.status_detail = "Connecting…"
         self.health: Health | None = None
         self.settings: FailoverSettings | None = None
+        # The last POST failover/methods/check answer (issue #9): None until checked.
+        self.method_checks: list[TakeoverMethodCheck] | None = None
         self.key_fingerprint: str | None = None
         self.email: EmailConfig | None = None
         self.relationship: RelationshipInfo | None = None
@@ -129,8 +132,17 @@ class ApplianceState:
         self.changed.emit("health")
 
     def set_settings(self, settings: FailoverSettings) -> None:
+        before = self.settings
+        if before is None or (before.dns_swing, before.nat_swing, before.shared_address) != (
+            settings.dns_swing, settings.nat_swing, settings.shared_address
+        ):
+            self.method_checks = None  # a check of other settings says nothing about these
         self.settings = settings
         self.changed.emit("settings")
+
+    def set_method_checks(self, checks: list[TakeoverMethodCheck] | None) -> None:
+        self.method_checks = checks
+        self.changed.emit("method_checks")
 
     def set_key_fingerprint(self, fingerprint: str) -> None:
         self.key_fingerprint = fingerprint

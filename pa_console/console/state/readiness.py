@@ -109,6 +109,9 @@ def _shared_address(primary: ApplianceState, backup: ApplianceState | None, sett
     if backup is None or bs is None or ps is None:
         return ReadinessItem("shared", title, None, "The failover settings of both appliances are not known yet.")
     sa, sb = ps.shared_address, bs.shared_address
+    if sb is None and (bs.dns_swing is not None or bs.nat_swing is not None):
+        swings = " and ".join(n for n, m in (("DNS swing", bs.dns_swing), ("NAT swing", bs.nat_swing)) if m)
+        return ReadinessItem("shared", title, True, f"Not used: {backup.name} fails over by {swings}.")
     if sb is None:
         return ReadinessItem("shared", title, False, f"No shared address is set on {backup.name}.")
     if sa is None:
@@ -128,6 +131,30 @@ def _shared_address(primary: ApplianceState, backup: ApplianceState | None, sett
     if isinstance(problem, str):
         return ReadinessItem("shared", title, False, problem)
     return ReadinessItem("shared", title, True, f"{sb.address}:{sb.port} ({sb.driver}).")
+
+
+_SWINGS = (("dns_swing", "DNS swing ready"), ("nat_swing", "NAT swing ready"))
+
+
+def _swings(backup: ApplianceState | None, settings_of: SettingsOf) -> list[ReadinessItem]:
+    """One item per DNS/NAT swing configured on the backup, from its last dry run (Check)."""
+    settings = settings_of(backup) if backup is not None else None
+    if backup is None or settings is None:
+        return []
+    items: list[ReadinessItem] = []
+    checks = {c.method: c for c in backup.method_checks or []}
+    for key, title in _SWINGS:
+        if getattr(settings, key) is None:
+            continue
+        saved = backup.settings
+        check = checks.get(key)
+        if saved is None or getattr(saved, key) != getattr(settings, key):
+            items.append(ReadinessItem(key, title, None, "Not checked yet: save the settings, then press Check."))
+        elif check is None or not check.configured:
+            items.append(ReadinessItem(key, title, None, "Not checked yet: press Check in the failover settings."))
+        else:
+            items.append(ReadinessItem(key, title, check.ready, check.detail.rstrip(".") + "."))
+    return items
 
 
 def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> ReadinessItem:
@@ -166,6 +193,7 @@ def check_readiness(
             _versions(selected, peer),
             _last_sync(backup, now),
             _shared_address(primary, backup, settings_of),
+            *_swings(backup, settings_of),
             _peer_reachable(primary, backup),
         )
     )

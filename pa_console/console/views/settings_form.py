@@ -1,4 +1,4 @@
-"""Failover settings of one appliance: pull interval, instance timeout, alerts, shared address."""
+"""Failover settings of one appliance: pull interval, instance timeout, alerts, takeover methods."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from PySide6.QtWidgets import (
 
 from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
+from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.readiness import check_readiness
+from pa_console.console.state.takeover_methods import field_of_agent_error
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.readiness_view import readiness_text
+from pa_console.console.views.takeover_methods_form import TakeoverMethodsForm
 from pa_console.console.views.widgets import (
     Confirmer,
     button,
@@ -68,6 +71,8 @@ class SettingsForm(QGroupBox):
         self.interface: QLineEdit = line_edit("Network interface", "eth0 (iproute2 only)")
         self.error = error_label("Settings error")
         self.address_error = error_label("Shared address error from the appliance")
+        self.methods = TakeoverMethodsForm(fleet)
+        self.save_result = hint_label("", "Save result")
         self.save_button = button("Sa&ve settings", "Save settings", "primary")
         form = QFormLayout()
         form.addRow(self.sync_enabled)
@@ -90,8 +95,11 @@ class SettingsForm(QGroupBox):
             )
         )
         layout.addLayout(form)
+        layout.addWidget(self.methods)
         layout.addWidget(self.error)
         layout.addWidget(self.save_button)
+        layout.addWidget(self.save_result)
+        self.methods.edited.connect(self._validate)
         self.shared_enabled.toggled.connect(self._validate)
         self.address.textChanged.connect(self._validate)
         self.address.textEdited.connect(lambda _text: show_error(self.address_error, None))
@@ -105,6 +113,7 @@ class SettingsForm(QGroupBox):
             self.setEnabled(False)
             return
         self.setEnabled(True)
+        self.methods.set_state(state)
         if switched or settings != self._loaded:
             self._load(settings)
 
@@ -121,6 +130,7 @@ class SettingsForm(QGroupBox):
             self.address.setText(s.shared_address.address)
             self.address_port.setValue(s.shared_address.port)
             self.interface.setText(s.shared_address.interface or "")
+        self.methods.load(s)
         self._validate()
 
     def _shared(self) -> SharedAddress | str | None:
@@ -145,20 +155,26 @@ class SettingsForm(QGroupBox):
         bad = isinstance(shared, str)
         set_invalid(self.address, bad)
         show_error(self.error, shared if isinstance(shared, str) else None)
+        bad = not self.methods.validate() or bad
         self.save_button.setEnabled(not bad and not self._busy)
         return not bad
 
     def update_body(self) -> FailoverSettingsUpdate:
+        """Only what differs from the settings loaded (the PUT is partial; None removes a method)."""
         shared = self._shared()
         assert not isinstance(shared, str)
-        return FailoverSettingsUpdate(
-            sync_enabled=self.sync_enabled.isChecked(),
-            pull_interval_s=self.pull_interval.value(),
-            primary_timeout_s=self.primary_timeout.value(),
-            no_pull_alert_s=self.no_pull_alert.value(),
-            auto_failover=self.auto_failover.isChecked(),
-            shared_address=shared,
-        )
+        values: dict[str, object] = {
+            "sync_enabled": self.sync_enabled.isChecked(),
+            "pull_interval_s": self.pull_interval.value(),
+            "primary_timeout_s": self.primary_timeout.value(),
+            "no_pull_alert_s": self.no_pull_alert.value(),
+            "auto_failover": self.auto_failover.isChecked(),
+            "shared_address": shared,
+        }
+        loaded = self._loaded
+        changed = {k: v for k, v in values.items() if loaded is None or getattr(loaded, k) != v}
+        changed.update(self.methods.changes(loaded))
+        return FailoverSettingsUpdate(**changed)
 
     @async_slot
     async def save(self) -> None:
@@ -166,8 +182,14 @@ class SettingsForm(QGroupBox):
         if state is None or self._busy or not self._validate():
             return
         body = self.update_body()
-        turning_on = body.auto_failover and not (self._loaded and self._loaded.auto_failover)
+        if not body.model_fields_set:
+            self.save_result.setText("Nothing changed.")
+            return
+        self.save_result.setText("")
+        turning_on = body.auto_failover is True and not (self._loaded and self._loaded.auto_failover)
         if turning_on:
+            if has_swing(state) and not body.model_fields_set & {"dns_swing", "nat_swing"}:
+                await refresh_method_checks(self._fleet, state)  # the saved methods, dry run, for the readiness
             current = state.settings or FailoverSettings()
             pending = current.model_copy(update={k: getattr(body, k) for k in body.model_fields_set})
             readiness = check_readiness(state, self._fleet.peer_of(state.id), pending=pending)
@@ -185,6 +207,10 @@ class SettingsForm(QGroupBox):
             saved = await self._fleet.client(state.id).update_failover_settings(body)
             state.set_settings(saved)
         except AgentError as exc:
+            method_field = field_of_agent_error(exc.field, exc.message)
+            if method_field is not None:
+                self.methods.show_agent_error(*method_field, exc.message)
+                return
             about_address = (exc.field or "").startswith("shared_address") or "shared address" in exc.message.lower()
             show_error(self.address_error if about_address else self.error, exc.message)
         finally:

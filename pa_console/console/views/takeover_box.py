@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
+from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.formatting import human_duration
 from pa_console.console.state.readiness import check_readiness
@@ -124,6 +125,8 @@ class TakeoverBox(QGroupBox):
         state = self._state
         if state is None or self._busy:
             return
+        if has_swing(state):  # the readiness shows the DNS/NAT swing's dry run, fresh
+            await refresh_method_checks(self._fleet, state)
         if not await self.confirm("Become primary?", self.what_will_happen()):
             return
         self._busy = True

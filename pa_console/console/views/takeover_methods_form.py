@@ -64,8 +64,9 @@ class TakeoverMethodsForm(QWidget):
         self._state: ApplianceState | None = None
         self._secret_stored = False
         self._checking = False
+        self._shown: list[TakeoverMethodCheck] | None = None
         # -- DNS swing --------
-        self.dns_enabled = QCheckBox("Use a &DNS swing (point the site's DNS record at this appliance)")
+        self.dns_enabled = QCheckBox("Use a D&NS swing (point the site's DNS record at this appliance)")
         self.dns_enabled.setAccessibleName("Use a DNS swing")
         self.dns_server = line_edit("DNS server", "ns1.example.com")
         self.dns_port: QSpinBox = port_box("DNS server port", 53)
@@ -95,17 +96,17 @@ class TakeoverMethodsForm(QWidget):
         }
         self.dns_box = QGroupBox("DNS swing")
         dns_form = QFormLayout()
-        _add_field(dns_form, "DNS &server:", self.dns_server, self.dns_errors["server"])
+        _add_field(dns_form, "DNS server:", self.dns_server, self.dns_errors["server"])
         _add_field(dns_form, "Port:", self.dns_port, self.dns_errors["port"])
         _add_field(dns_form, "&Zone:", self.dns_zone, self.dns_errors["zone"])
-        _add_field(dns_form, "Record &name:", self.dns_record, self.dns_errors["record"])
-        _add_field(dns_form, "&TTL:", self.dns_ttl, self.dns_errors["ttl"])
-        _add_field(dns_form, "TSIG &key name:", self.dns_key_name, self.dns_errors["tsig_key_name"])
+        _add_field(dns_form, "Rec&ord name:", self.dns_record, self.dns_errors["record"])
+        _add_field(dns_form, "TT&L:", self.dns_ttl, self.dns_errors["ttl"])
+        _add_field(dns_form, "TSIG key name:", self.dns_key_name, self.dns_errors["tsig_key_name"])
         _add_field(dns_form, "Algorithm:", self.dns_algorithm, self.dns_errors["tsig_algorithm"])
-        dns_form.addRow("TSIG s&ecret:", self.dns_secret)
+        dns_form.addRow("TSI&G secret:", self.dns_secret)
         dns_form.addRow("", self.dns_secret_hint)
         dns_form.addRow("", self.dns_errors["tsig_secret"])
-        _add_field(dns_form, "Address to &publish:", self.dns_address, self.dns_errors["address"])
+        _add_field(dns_form, "Address to p&ublish:", self.dns_address, self.dns_errors["address"])
         dns_layout = QVBoxLayout(self.dns_box)
         dns_layout.addLayout(dns_form)
         dns_layout.addWidget(self.dns_errors[""])
@@ -114,7 +115,7 @@ class TakeoverMethodsForm(QWidget):
             self.dns_algorithm, self.dns_secret, self.dns_address,
         )
         # -- NAT swing --------
-        self.nat_enabled = QCheckBox("Use a &NAT swing (run a command that points the firewall at this appliance)")
+        self.nat_enabled = QCheckBox("Use a NAT s&wing (run a command that points the firewall at this appliance)")
         self.nat_enabled.setAccessibleName("Use a NAT swing")
         self.nat_command = QPlainTextEdit()
         self.nat_command.setAccessibleName("NAT swing command, one argument per line")
@@ -130,7 +131,7 @@ class TakeoverMethodsForm(QWidget):
         self.nat_timeout.setValue(30)
         self.nat_timeout.setSuffix(" s")
         self.nat_timeout.setAccessibleName("NAT swing command timeout")
-        self.nat_demotion = QCheckBox("Also run it at &demotion (PA_EVENT=demotion)")
+        self.nat_demotion = QCheckBox("Also run it when this appliance stops being primar&y (PA_EVENT=demotion)")
         self.nat_demotion.setAccessibleName("Run the NAT swing command at demotion too")
         self.nat_demotion.setChecked(True)
         self.nat_errors = {
@@ -145,9 +146,9 @@ class TakeoverMethodsForm(QWidget):
             "It gets PA_EVENT, PA_NEW_PRIMARY_NAME, PA_NEW_PRIMARY_ADDRESS and more in its environment.",
             "About the NAT swing command",
         ))
-        _add_field(nat_form, "&Command:", self.nat_command, self.nat_errors["command"])
-        _add_field(nat_form, "Forward to &address:", self.nat_address, self.nat_errors["address"])
-        _add_field(nat_form, "T&imeout:", self.nat_timeout, self.nat_errors["timeout_s"])
+        _add_field(nat_form, "&Hook command:", self.nat_command, self.nat_errors["command"])
+        _add_field(nat_form, "Forward &to address:", self.nat_address, self.nat_errors["address"])
+        _add_field(nat_form, "Timeout:", self.nat_timeout, self.nat_errors["timeout_s"])
         nat_form.addRow(self.nat_demotion)
         nat_layout = QVBoxLayout(self.nat_box)
         nat_layout.addLayout(nat_form)
@@ -197,8 +198,9 @@ class TakeoverMethodsForm(QWidget):
 
     # -- state --------
     def set_state(self, state: ApplianceState) -> None:
-        self._state = state
-        self.show_checks(state.method_checks)
+        if state is not self._state or state.method_checks is not self._shown:
+            self._state = state
+            self.show_checks(state.method_checks)
 
     def load(self, s: FailoverSettings) -> None:
         dns, nat = s.dns_swing, s.nat_swing
@@ -286,6 +288,7 @@ class TakeoverMethodsForm(QWidget):
 
     # -- check --------
     def show_checks(self, checks: list[TakeoverMethodCheck] | None) -> None:
+        self._shown = checks
         self.check_results.clear()
         self.check_results.setVisible(checks is not None)
         for check in checks or []:

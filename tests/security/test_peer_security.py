@@ -272,3 +272,20 @@ def test_pip_audit() -> None:
         # PyPI's vulnerability data did not answer (a mirror without the JSON API): nothing was checked.
         pytest.skip(f"pip-audit could not reach PyPI's vulnerability data ({unaudited} packages unaudited)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_malformed_sync_report_from_the_peer_is_refused(agents) -> None:  # type: ignore[no-untyped-def]
+    """Even with the right peer token, what the backup reports must be a sync report (the primary's health shows it)."""
+    pair = make_pair(agents)
+    try:
+        p, b = pair.primary, pair.backup
+        assert sync_now(b)["status"] == "ok"
+        before = p.health()["last_sync"]
+        for body in ({"status": "exploded"}, {"anything": 1}, [1, 2], {"status": "ok", "started_at": "yesterday"}):
+            with p.client() as c:
+                r = c.post("/api/v1/peer/pulled", json=body, headers={"Authorization": f"Bearer {_peer_token(p)}"})
+            assert r.status_code == 422, (body, r.status_code, r.text)
+        health = p.health()
+        assert health["last_sync"] == before and health["last_sync_status"] == "ok"
+    finally:
+        pair.stop()

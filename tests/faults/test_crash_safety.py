@@ -88,6 +88,7 @@ def _one_trial(pair: Pair, cal: Calibration, history: list[str], rng: random.Ran
     history.append(p.digest()["sha256"])
     kill = _sigkill(victim)
     watcher: EventWatcher | None = None
+    before = b.health().get("last_sync")
     if trial.phase == "apply":
         trial.delay_ms = round(rng.uniform(0, 40), 1)
         fired = threading.Event()
@@ -103,7 +104,6 @@ def _one_trial(pair: Pair, cal: Calibration, history: list[str], rng: random.Ran
         lo, hi = (1, cal.rows_bytes) if trial.phase == "rows" else (cal.rows_bytes, int(cal.total_bytes * 0.98))
         trial.offset = rng.randint(lo, max(lo, hi))
         pair.to_primary.on_bytes(trial.offset, kill)
-    before = b.health().get("last_sync")
     assert b.request("POST", "/api/v1/failover/sync").status_code == 202
 
     def dead_or_done() -> bool:
@@ -142,7 +142,9 @@ def _one_trial(pair: Pair, cal: Calibration, history: list[str], rng: random.Ran
 
 def run_trials(agents: Callable[..., RunningAgent], trials: int, seed: int) -> list[Trial]:
     rng = random.Random(seed)
-    pair = make_pair(agents)
+    # Probes of the primary also go through the proxy that counts bytes to the kill point: keep them rare, so that
+    # the kill lands in the sync's bytes (a probe's bytes once killed the backup before the sync had started).
+    pair = make_pair(agents, probe_interval_s=60)
     try:
         history = [pair.primary.digest()["sha256"]]
         cal = _calibrate(pair)

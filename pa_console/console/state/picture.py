@@ -31,6 +31,9 @@ class RelationshipPicture:
 
 def _node(state: ApplianceState) -> NodePicture:
     role = state.role.value if state.role is not None else "unknown"
+    if state.role is not None and state.status != ConnectionStatus.ONLINE:
+        # What it said before the console lost it: after a takeover, two boxes reading PRIMARY would alarm for nothing.
+        role = f"{role} (last known)"
     return NodePicture(state.name, role, state.status, f"{state.ref.address} · {state.status.label}")
 
 

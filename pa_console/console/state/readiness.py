@@ -163,8 +163,9 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
         return ReadinessItem("peer", title, None, "The backup is not known yet.")
     if backup.health.primary_reachable is False:
         return ReadinessItem("peer", title, False, f"{backup.name} cannot reach the primary.")
-    if primary.status != ConnectionStatus.ONLINE:
-        return ReadinessItem("peer", title, False, f"The console cannot reach {primary.name}.")
+    for state in (primary, backup):
+        if state.status != ConnectionStatus.ONLINE:
+            return ReadinessItem("peer", title, False, f"The console cannot reach {state.name}.")
     return ReadinessItem("peer", title, True, "Both appliances answer.")
 
 

@@ -65,3 +65,16 @@ def test_pending_settings_are_judged_before_they_are_saved() -> None:
     primary.set_settings(FailoverSettings(shared_address=shared))
     pending = FailoverSettings(shared_address=shared, auto_failover=True)
     assert check_readiness(backup, primary, pending=pending).ready
+
+
+def test_an_appliance_the_console_lost_is_not_reachable_whichever_side_it_is() -> None:
+    from pa_console.console.state.status import ConnectionStatus
+
+    primary, backup = pair()
+    backup.set_status(ConnectionStatus.OFFLINE, "gone")
+    items = _items(primary, backup)
+    assert items["peer"].ok is False and "beta" in items["peer"].detail
+    primary, backup = pair()
+    primary.set_status(ConnectionStatus.OFFLINE, "gone")
+    items = _items(backup, primary)
+    assert items["peer"].ok is False and "alpha" in items["peer"].detail

@@ -112,3 +112,12 @@ def test_coalescer_passes_first_then_latest_per_interval() -> None:
     coalescer.offer(51)
     coalescer.cancel()
     assert delivered == [1, 49, 50]
+
+
+def test_an_appliance_the_console_lost_shows_its_last_known_role() -> None:
+    primary, backup = pair()
+    primary.set_status(ConnectionStatus.OFFLINE, "gone")
+    picture = build_picture(backup, primary)
+    nodes = {n.name: n for n in (picture.left, picture.right) if n is not None}
+    assert nodes["alpha"].role == "primary (last known)"
+    assert nodes["beta"].role == "backup"

@@ -113,18 +113,26 @@ class PrimaryWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        """Reads are one after the other, so "A primary, then B primary" may just be a swap between the two reads.
+        Each round therefore brackets one appliance's read between two reads of the other (alternating which), and
+        counts two primaries only when the bracketing one said primary before and after the other said it too."""
         clients = [agent.client(timeout=2) for agent in self.agents]  # kept open: many samples a second
+
+        def role(client: httpx.Client) -> str | None:
+            try:
+                value: str = client.get("/api/v1/failover/health").json()["role"]
+                return value
+            except (httpx.TransportError, ValueError, KeyError):
+                return None
+
         try:
+            outer, inner = clients[0], clients[1]
             while not self._stop.is_set():
-                found = []
-                for client in clients:
-                    try:
-                        found.append(client.get("/api/v1/failover/health").json()["role"])
-                    except (httpx.TransportError, ValueError, KeyError):
-                        found.append(None)
-                if found.count("primary") > 1:
+                before, middle, after = role(outer), role(inner), role(outer)
+                if before == middle == after == "primary":
                     self.both_primary.append(time.monotonic())
                 self.samples += 1
+                outer, inner = inner, outer
                 time.sleep(0.02)
         finally:
             for client in clients:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import Any
@@ -154,7 +155,8 @@ async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
         # 401: the peer no longer knows our token, i.e. it already left the relationship (broken there earlier).
         peer_ok = exc.status == 401
         peer_detail = str(exc)
-    was_backup = break_locally(runtime, "relationship broken by the administrator")
+    # Off the event loop: on a backup this deletes the whole synchronised copy (GiBs of recordings, maybe).
+    was_backup = await asyncio.to_thread(break_locally, runtime, "relationship broken by the administrator")
     detail = "The failover relationship is broken on both appliances."
     if was_backup:
         detail += " This appliance removed the site data it had synchronised."

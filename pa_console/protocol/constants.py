@@ -4,7 +4,7 @@ from pa_console import __version__
 
 PRODUCT_VERSION = __version__
 # Raised whenever the store's schema or the sync wire format changes; peers must agree on it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 API_PREFIX = "/api/v1"
 # Recordings are stored and moved in chunks of this size (bounded memory whatever the recording's size).
 CHUNK_SIZE = 1024 * 1024

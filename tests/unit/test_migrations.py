@@ -38,7 +38,27 @@ def test_upgrade_mid_sync_drops_the_old_staging_and_keeps_the_data(tmp_path: Pat
     c = db.connect()
     assert c.execute("SELECT value FROM local WHERE key = 'sync_staging'").fetchone() is None
     assert c.execute("SELECT value FROM local WHERE key = 'role'").fetchone() == ('"backup"',)
-    assert c.execute("SELECT COUNT(*) FROM stage_pages").fetchone() == (0,)
+    assert c.execute("SELECT COUNT(*) FROM stage_sessions").fetchone() == (0,)
+    db.close()
+
+
+def test_upgrade_to_unique_key_indexes_keeps_site_data_and_its_rules(tmp_path: Path) -> None:
+    path = tmp_path / "site.db"
+    _at_version(path, 3)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO sessions VALUES ('s1', 'u', 't', 'ssh', 'now', NULL, NULL, 7, x'01')")
+    conn.execute("INSERT INTO users VALUES ('u', 'U', 'u@example.com', 'admin', 8, x'02')")
+    conn.execute("INSERT INTO stage_pages(kind, page) VALUES ('sessions', '{}')")
+    conn.close()
+    db = Database(path)
+    c = db.connect()
+    assert c.execute("SELECT id, seq, rh FROM sessions").fetchall() == [("s1", 7, b"\x01")]
+    assert c.execute("SELECT id, seq FROM users").fetchall() == [("u", 8)]
+    # The key is still unique: a write of the same key replaces the row.
+    c.execute("INSERT OR REPLACE INTO sessions VALUES ('s1', 'u', 't', 'rdp', 'now', NULL, NULL, 9, x'03')")
+    assert c.execute("SELECT protocol, seq FROM sessions").fetchall() == [("rdp", 9)]
+    tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "stage_pages" not in tables and {"stage_sessions", "stage_tombstones"} <= tables
     db.close()
 
 

@@ -130,9 +130,12 @@ def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
 @router.get("/changes", dependencies=[PeerAuth])
 async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query(max_length=64),
                   resume: str = Query(default="{}", max_length=10_000), resume_store: str = Query(default=""),
-                  resume_base: int = Query(default=-1)) -> StreamingResponse:
+                  resume_base: int = Query(default=-1), format: int = Query(default=1)) -> StreamingResponse:
     if runtime.role != Role.PRIMARY:
         raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")
+    if format != feed.FORMAT:
+        raise AgentError(409, f"The backup runs another pa-agent version than the primary {runtime.name!r} "
+                              f"({PRODUCT_VERSION}); run the same version on both appliances.")
     try:
         points = {str(k): int(v) for k, v in orjson.loads(resume).items()}
     except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError) as exc:

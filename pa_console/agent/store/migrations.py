@@ -65,3 +65,59 @@ DELETE FROM local WHERE key = 'sync_staging';
 """
 
 MIGRATIONS.append(_V3)
+
+# v4: bulk sync. The site tables' keys become explicit unique indexes (`<kind>_key`) instead of PRIMARY KEYs, and a
+# backup stages the rows it pulls into unindexed copies of the site tables (`stage_<kind>`, same columns, `seq` =
+# the primary's change number): appending there is cheap, and a full copy is applied by swapping the staged table in
+# and building its indexes once by sorting, instead of inserting a million random keys into a B-tree. The swap
+# re-creates tables and indexes from their own definitions in sqlite_master, so the two must stay alike: change them
+# together in a later migration. A sync staged by an older agent is dropped with its resume point.
+_V4 = """
+CREATE TABLE site_settings_v4 (key TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL, rh BLOB NOT NULL);
+INSERT INTO site_settings_v4 SELECT key, value, seq, rh FROM site_settings;
+DROP TABLE site_settings;
+ALTER TABLE site_settings_v4 RENAME TO site_settings;
+CREATE UNIQUE INDEX site_settings_key ON site_settings(key);
+CREATE INDEX site_settings_seq ON site_settings(seq);
+CREATE TABLE users_v4 (
+    id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+INSERT INTO users_v4 SELECT id, name, email, role, seq, rh FROM users;
+DROP TABLE users;
+ALTER TABLE users_v4 RENAME TO users;
+CREATE UNIQUE INDEX users_key ON users(id);
+CREATE INDEX users_seq ON users(seq);
+CREATE TABLE recordings_v4 (
+    id TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, chunk_size INTEGER NOT NULL,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+INSERT INTO recordings_v4 SELECT id, size, sha256, chunk_size, seq, rh FROM recordings;
+DROP TABLE recordings;
+ALTER TABLE recordings_v4 RENAME TO recordings;
+CREATE UNIQUE INDEX recordings_key ON recordings(id);
+CREATE INDEX recordings_seq ON recordings(seq);
+CREATE TABLE sessions_v4 (
+    id TEXT NOT NULL, user_id TEXT NOT NULL, target TEXT NOT NULL, protocol TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT, recording_id TEXT,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+INSERT INTO sessions_v4 SELECT id, user_id, target, protocol, started_at, ended_at, recording_id, seq, rh FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_v4 RENAME TO sessions;
+CREATE UNIQUE INDEX sessions_key ON sessions(id);
+CREATE INDEX sessions_seq ON sessions(seq);
+DROP TABLE stage_pages;
+CREATE TABLE stage_site_settings (key TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE stage_users (
+    id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE stage_recordings (
+    id TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, chunk_size INTEGER NOT NULL,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE stage_sessions (
+    id TEXT NOT NULL, user_id TEXT NOT NULL, target TEXT NOT NULL, protocol TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT, recording_id TEXT,
+    seq INTEGER NOT NULL, rh BLOB NOT NULL);
+CREATE TABLE stage_tombstones (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL);
+DELETE FROM local WHERE key = 'sync_staging';
+"""
+
+MIGRATIONS.append(_V4)

@@ -17,8 +17,9 @@ from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.store.db import open_connection
 from pa_console.agent.store.local import set_in
+from pa_console.agent.store.rows import KINDS
 from pa_console.agent.sync import staging
-from pa_console.agent.sync.feed import FRAME_HEADER
+from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
 from pa_console.protocol.models import EventType, Role, SyncProgress, SyncReport, SyncStatus
@@ -124,26 +125,32 @@ class SyncEngine:
 
     async def _pull_rows(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> dict[str, Any]:
         store, seq, stg = await self._run(staging.sync_position)
-        params = {"since": str(seq), "store": store,
+        params = {"format": str(FORMAT), "since": str(seq), "store": store,
                   "resume": orjson.dumps(stg["resume"] if stg else {}).decode(),
                   "resume_store": stg["store_id"] if stg else "", "resume_base": str(stg["base"] if stg else -1)}
         header: dict[str, Any] = {}
         async with client.stream("GET", "/peer/changes", params=params) as content:
             header, _ = await self._read_message(content, report)
+            if header.get("format") != FORMAT:
+                raise SyncFailed("The primary runs another pa-agent version than this backup; run the same "
+                                 "version on both appliances.")
             report["resumed"] = bool(header["resume_used"])
             await self._run(staging.begin, header)
             tracker.phase("rows", rows_total=sum(header["counts"].values()))
 
-            async def stage(item: tuple[str, bytes, int]) -> None:
+            async def stage(item: tuple[str, list[list[Any]], int]) -> None:
                 await self._run(staging.stage_page, *item)
 
-            writer: WriteBehind[tuple[str, bytes, int]] = WriteBehind(stage, _QUEUE_DEPTH)
+            writer: WriteBehind[tuple[str, list[list[Any]], int]] = WriteBehind(stage, _QUEUE_DEPTH)
             try:
                 while True:
-                    page, raw = await self._read_message(content, report)
+                    page, _ = await self._read_message(content, report)
                     if page["k"] == "end":
                         break
-                    await writer.put((page["k"], raw, page["last"]))
+                    if page["k"] not in KINDS and page["k"] != "tombstones":
+                        raise SyncFailed(f"The primary sent data of a kind this backup does not know "
+                                         f"({str(page['k'])[:40]!r}); run the same version on both appliances.")
+                    await writer.put((page["k"], page["rows"], page["last"]))
                     report["rows_moved"] += len(page["rows"])
                     tracker.add(rows=len(page["rows"]))
             except BaseException:

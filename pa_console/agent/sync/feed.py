@@ -18,6 +18,9 @@ from pa_console.agent.store.rows import KINDS, digest_hex
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set
 
 PAGE_ROWS = 5000
+# Version of the change stream: 2 sends each row's change number (the backup stages rows, not pages) and no
+# tombstones in a fresh full stream. Both sides check it, so mixed versions fail with a sentence, not a mess.
+FORMAT = 2
 FRAME_HEADER = struct.Struct("!I")
 
 
@@ -47,25 +50,29 @@ def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[
     resume_used = resume_store == own_store and resume_base == since and bool(resume)
     if not resume_used:
         resume = {}
+    # A fresh full copy has nothing to delete, so it needs no tombstones (a continued one gets those after its start).
+    kinds = [*KINDS, "tombstones"] if since or resume_used else list(KINDS)
     conn = _open(db_path)
     try:
         conn.execute("BEGIN")
         upto = int(meta_get(conn, "last_seq", "0"))
         counts: dict[str, int] = {}
-        for kind in [*KINDS, "tombstones"]:
+        for kind in kinds:
             start = max(since, resume.get(kind, 0))
             counts[kind] = int(conn.execute(f"SELECT COUNT(*) FROM {kind} WHERE seq > ?",  # noqa: S608  # nosec B608
                                             (start,)).fetchone()[0])
-        header = {"store_id": own_store, "since": since, "full": since == 0, "resume_used": resume_used,
-                  "upto": upto, "digest": digest_hex(get_digest_sum(conn)), "counts": counts}
+        header = {"format": FORMAT, "store_id": own_store, "since": since, "full": since == 0,
+                  "resume_used": resume_used, "upto": upto, "digest": digest_hex(get_digest_sum(conn)),
+                  "counts": counts}
         yield message(header)
         for kind, cols in KINDS.items():
             cur = conn.execute(f"SELECT {', '.join(cols)}, seq FROM {kind} WHERE seq > ? ORDER BY seq",  # noqa: S608  # nosec B608
                                (max(since, resume.get(kind, 0)),))
             yield from _pages(cur, kind)
-        cur = conn.execute("SELECT kind, id, seq FROM tombstones WHERE seq > ? ORDER BY seq",
-                           (max(since, resume.get("tombstones", 0)),))
-        yield from _pages(cur, "tombstones")
+        if "tombstones" in kinds:
+            cur = conn.execute("SELECT kind, id, seq FROM tombstones WHERE seq > ? ORDER BY seq",
+                               (max(since, resume.get("tombstones", 0)),))
+            yield from _pages(cur, "tombstones")
         yield message({"k": "end"})
         conn.execute("COMMIT")
     finally:
@@ -77,8 +84,8 @@ def _pages(cur: sqlite3.Cursor, kind: str) -> Iterator[bytes]:
         rows = cur.fetchmany(PAGE_ROWS)
         if not rows:
             return
-        last = rows[-1][-1]
-        yield message({"k": kind, "rows": [r[:-1] for r in rows], "last": last})
+        # Each row ends with its change number: the backup keeps it to order versions and deletions.
+        yield message({"k": kind, "rows": rows, "last": rows[-1][-1]})
 
 
 def blobs(db_path: Path, items: list[tuple[str, int]]) -> Iterator[bytes]:

@@ -1,25 +1,29 @@
 """The backup's side of a pull, in the store: stage what arrives, then apply it in one transaction.
 
-Pages of rows are staged as they arrived, in the same file as the site data, and recording chunks go straight into
-place (invisible until their row is committed); so an interrupted sync leaves the previous complete copy untouched,
-and the next sync continues from what is staged instead of moving it again."""
+Rows are staged as they arrive into unindexed copies of the site tables (`stage_<kind>`, with the primary's change
+number and the row's hash), in the same file as the site data; recording chunks go straight into place (invisible
+until their row is committed). So an interrupted sync leaves the previous complete copy untouched, and the next sync
+continues from what is staged instead of moving it again. A full copy is applied by swapping the staged tables in
+(their indexes built once, by sorting); an incremental one is merged."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from pa_console.agent.store.local import set_in
-from pa_console.agent.store.rows import KINDS, MOD, digest_hex, row_hash
+from pa_console.agent.store.rows import KINDS, MOD, digest_hex, hash_staged
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set, set_digest_sum
 
 STAGING_KEY = "sync_staging"
 STATE_KEY = "sync_state"
+# Rows travel as [values..., seq]; after hash_staged they are [seq, values..., rh].
+_STAGE_INSERT = {kind: f"INSERT INTO stage_{kind} (seq, {', '.join(cols)}, rh) "  # noqa: S608  # nosec B608
+                       f"VALUES ({', '.join('?' for _ in range(len(cols) + 2))})" for kind, cols in KINDS.items()}
 
 
 class IntegrityError(Exception):
@@ -32,7 +36,10 @@ def _local(conn: sqlite3.Connection, key: str) -> Any:
 
 
 def clear_staging(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM stage_pages")
+    for kind in KINDS:
+        conn.execute(f"DROP INDEX IF EXISTS stage_{kind}_key")
+        conn.execute(f"DELETE FROM stage_{kind}")  # noqa: S608  # nosec B608 - names from KINDS
+    conn.execute("DELETE FROM stage_tombstones")
     conn.execute("DELETE FROM local WHERE key = ?", (STAGING_KEY,))
 
 
@@ -53,7 +60,13 @@ def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
     try:
         if not header["resume_used"] or not staging or staging.get("store_id") != header["store_id"]:
             clear_staging(conn)
-            staging = {"store_id": header["store_id"], "base": header["since"], "resume": {}}
+            staging = {"store_id": header["store_id"], "base": header["since"], "resume": {}, "attempts": 0,
+                       "rows": 0, "sum": "0"}
+            if header["since"] == 0:
+                # A fresh full copy has nothing to delete: only deletions after this snapshot matter if a later
+                # attempt continues it (the primary sends no tombstones in a fresh full stream).
+                staging["resume"]["tombstones"] = header["upto"]
+        staging["attempts"] += 1
         staging["upto"] = header["upto"]
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
@@ -62,34 +75,27 @@ def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
         raise
 
 
-def stage_page(conn: sqlite3.Connection, kind: str, page: bytes, last: int) -> None:
-    """One page (as it arrived), one transaction, with its resume point: a crash loses at most the page in flight."""
+def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last: int) -> None:
+    """One page, one transaction, with its resume point: a crash loses at most the page in flight.
+
+    Row hashes are computed here, while the primary is still producing pages, not in the final apply."""
+    if kind == "tombstones":
+        sql, added = "INSERT INTO stage_tombstones (kind, id, seq) VALUES (?, ?, ?)", 0
+    else:
+        sql, added = _STAGE_INSERT[kind], hash_staged(kind, rows)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("INSERT INTO stage_pages(kind, page) VALUES (?, ?)", (kind, page))
+        conn.executemany(sql, rows)
         staging = _local(conn, STAGING_KEY)
         staging["resume"][kind] = last
+        if kind != "tombstones":
+            staging["rows"] += len(rows)
+            staging["sum"] = str((int(staging["sum"]) + added) % MOD)
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def _pages(conn: sqlite3.Connection, kind: str | None = None) -> Iterator[tuple[str, list[Any]]]:
-    """The staged pages in arrival order, one at a time (bounded memory)."""
-    last = 0
-    while True:
-        if kind is None:
-            row = conn.execute("SELECT n, kind, page FROM stage_pages WHERE n > ? ORDER BY n LIMIT 1",
-                               (last,)).fetchone()
-        else:
-            row = conn.execute("SELECT n, kind, page FROM stage_pages WHERE n > ? AND kind IN (?, 'tombstones') "
-                               "ORDER BY n LIMIT 1", (last, kind)).fetchone()
-        if row is None:
-            return
-        last = row[0]
-        yield row[1], orjson.loads(row[2])["rows"]
 
 
 @dataclass
@@ -111,16 +117,13 @@ class NeededRecording:
 
 def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
     """Recordings the staged rows will make visible whose content is not (all) here yet."""
-    staged: dict[str, tuple[Any, ...]] = {}
-    for kind, rows in _pages(conn, "recordings"):
-        if kind == "recordings":
-            staged.update((r[0], tuple(r)) for r in rows)
-        else:
-            for k, item_id in rows:
-                if k == "recordings":
-                    staged.pop(item_id, None)
+    deleted = dict(conn.execute("SELECT id, max(seq) FROM stage_tombstones WHERE kind = 'recordings' GROUP BY id"))
     needed = []
-    for rid, (_, size, sha256, chunk_size) in staged.items():
+    # With several attempts staged, a recording's latest version wins (bare columns come from the max(seq) row).
+    staged = conn.execute("SELECT id, size, sha256, chunk_size, max(seq) FROM stage_recordings GROUP BY id").fetchall()
+    for rid, size, sha256, chunk_size, seq in staged:
+        if deleted.get(rid, -1) > seq:
+            continue
         have = int(conn.execute("SELECT COUNT(*) FROM recording_chunks WHERE recording_id = ?", (rid,)).fetchone()[0])
         rec = NeededRecording(rid, size, sha256, chunk_size, have)
         if rec.have_chunks < rec.chunks:
@@ -178,58 +181,103 @@ def drop_damaged(conn: sqlite3.Connection, hashes: RecordingHashes) -> list[str]
     return damaged
 
 
-def _old_hashes(conn: sqlite3.Connection, kind: str, ids: list[str]) -> dict[str, bytes]:
-    key = KINDS[kind][0]
-    found: dict[str, bytes] = {}
-    for start in range(0, len(ids), 900):
-        part = ids[start:start + 900]
-        marks = ", ".join("?" for _ in part)
-        sql = f"SELECT {key}, rh FROM {kind} WHERE {key} IN ({marks})"  # noqa: S608  # nosec B608 - names from KINDS
-        found.update(conn.execute(sql, part).fetchall())
-    return found
+def _sum(conn: sqlite3.Connection, sql: str, *args: Any) -> int:
+    return sum(int.from_bytes(rh, "big") for (rh,) in conn.execute(sql, args))
+
+
+def _index_stage(conn: sqlite3.Connection, kind: str) -> None:
+    """An index on a staged table's key, for the apply only (staging appends without one)."""
+    conn.execute(f"CREATE INDEX IF NOT EXISTS stage_{kind}_key ON stage_{kind}({KINDS[kind][0]})")
+
+
+def _settle(conn: sqlite3.Connection, kind: str) -> None:
+    """With several attempts staged, a key may be staged more than once and deleted in between: keep only its
+    latest version, and drop versions older than a staged deletion. The primary's change numbers order them."""
+    key, stage = KINDS[kind][0], f"stage_{kind}"
+    _index_stage(conn, kind)
+    conn.execute(f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {stage} AS later "  # noqa: S608  # nosec B608
+                 f"WHERE later.{key} = {stage}.{key} AND later.seq > {stage}.seq)")
+    conn.execute(f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM stage_tombstones AS t "  # noqa: S608  # nosec B608
+                 f"WHERE t.kind = ? AND t.id = {stage}.{key} AND t.seq > {stage}.seq)", (kind,))
+
+
+def _swap_in(conn: sqlite3.Connection, kind: str) -> None:
+    """A full copy: the staged table becomes the site table, its indexes built once; a new empty one stages."""
+    stage = f"stage_{kind}"
+    conn.execute(f"DROP INDEX IF EXISTS stage_{kind}_key")
+    stage_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (stage,)).fetchone()[0]
+    index_sql = [sql for (sql,) in conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                                                "tbl_name = ? AND sql IS NOT NULL", (kind,))]
+    conn.execute(f"DROP TABLE {kind}")
+    conn.execute(f"ALTER TABLE {stage} RENAME TO {kind}")
+    try:
+        for sql in index_sql:
+            conn.execute(sql)
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(f"the primary sent {kind} with the same key twice; nothing was applied and the next "
+                             "sync will fetch everything again") from exc
+    conn.execute(stage_sql)
+
+
+def _merge_in(conn: sqlite3.Connection, kind: str, offset: int, staged_sum: int | None) -> tuple[int, int]:
+    """An incremental copy: staged deletions, then staged rows, into the site table. Returns (digest change, rows).
+
+    Local change numbers are the primary's shifted past this appliance's own (offset), so they stay unique and
+    ordered like the primary's changes."""
+    cols = KINDS[kind]
+    key, stage = cols[0], f"stage_{kind}"
+    change, applied = 0, 0
+    _index_stage(conn, kind)
+    deletions = conn.execute("SELECT id, max(seq) FROM stage_tombstones WHERE kind = ? GROUP BY id", (kind,)).fetchall()
+    for item_id, seq in deletions:
+        if conn.execute(f"SELECT 1 FROM {stage} WHERE {key} = ? AND seq > ?", (item_id, seq)).fetchone():  # noqa: S608  # nosec B608
+            continue  # created again after its deletion: the staged row wins
+        old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608  # nosec B608
+        if old is not None:
+            change -= int.from_bytes(old[0], "big")
+            conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
+            conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)",
+                         (kind, item_id, seq + offset))
+            applied += 1
+    change -= _sum(conn, f"SELECT live.rh FROM {stage} AS s JOIN {kind} AS live ON live.{key} = s.{key}")  # noqa: S608  # nosec B608
+    change += staged_sum if staged_sum is not None else _sum(conn, f"SELECT rh FROM {stage}")  # noqa: S608  # nosec B608
+    names = ", ".join(cols)
+    cur = conn.execute(f"INSERT OR REPLACE INTO {kind} ({names}, seq, rh) "  # noqa: S608  # nosec B608
+                       f"SELECT {names}, seq + ?, rh FROM {stage} ORDER BY {key}", (offset,))
+    applied += cur.rowcount
+    conn.execute(f"DELETE FROM tombstones WHERE kind = ? AND id IN (SELECT {key} FROM {stage})", (kind,))  # noqa: S608  # nosec B608
+    return change, applied
 
 
 def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
-    """Replay the staged pages in ONE transaction, check the digest inside it, and commit only if it matches."""
+    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches."""
     staging = _local(conn, STAGING_KEY)
     if staging is None:
         raise IntegrityError("nothing is staged")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        total = get_digest_sum(conn)
+        several = staging["attempts"] > 1
+        if several:
+            for kind in KINDS:
+                _settle(conn, kind)
+        last_seq = int(meta_get(conn, "last_seq", "0"))
         if staging["base"] == 0:
             # A full copy replaces the backup's data: what the primary does not have goes.
             for kind in KINDS:
-                conn.execute(f"DELETE FROM {kind}")  # noqa: S608  # nosec B608
-            total = 0
-        seq = int(meta_get(conn, "last_seq", "0"))
-        applied = 0
-        for kind, rows in _pages(conn):
-            if kind == "tombstones":
-                for k, item_id in rows:
-                    old = _old_hashes(conn, k, [item_id]).get(item_id)
-                    if old is not None:
-                        total -= int.from_bytes(old, "big")
-                        conn.execute(f"DELETE FROM {k} WHERE {KINDS[k][0]} = ?", (item_id,))  # noqa: S608  # nosec B608
-                        seq += 1
-                        conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)",
-                                     (k, item_id, seq))
-                        applied += 1
-                continue
-            cols = KINDS[kind]
-            old_hashes = _old_hashes(conn, kind, [r[0] for r in rows])
-            batch = []
-            for values in rows:
-                old = old_hashes.pop(values[0], None)
-                if old is not None:
-                    total -= int.from_bytes(old, "big")
-                rh = row_hash(kind, values)
-                total += int.from_bytes(rh, "big")
-                seq += 1
-                batch.append((*values, seq, rh))
-            conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}, seq, rh) "  # noqa: S608  # nosec B608
-                             f"VALUES ({', '.join('?' for _ in range(len(cols) + 2))})", batch)
-            applied += len(batch)
+                _swap_in(conn, kind)
+            total = sum(_sum(conn, f"SELECT rh FROM {kind}") for kind in KINDS) if several else int(staging["sum"])  # noqa: S608  # nosec B608
+            applied = sum(int(conn.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0]) for kind in KINDS) \
+                if several else int(staging["rows"])  # noqa: S608  # nosec B608
+            last_seq = max(last_seq, int(staging["upto"]))
+        else:
+            total, applied = get_digest_sum(conn), 0
+            offset = last_seq - int(staging["base"])
+            for kind in KINDS:
+                change, count = _merge_in(conn, kind, offset, None if several else 0)
+                total, applied = total + change, applied + count
+            if not several:
+                total += int(staging["sum"])  # the staged rows' hashes, summed as they arrived
+            last_seq = offset + int(staging["upto"])
         total %= MOD
         conn.execute("DELETE FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
         got = digest_hex(total)
@@ -238,7 +286,7 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
             raise IntegrityError("the copy would not match the primary's data (digest mismatch); nothing was "
                                  "applied and the next sync will fetch everything again")
         set_digest_sum(conn, total)
-        meta_set(conn, "last_seq", str(seq))
+        meta_set(conn, "last_seq", str(last_seq))
         set_in(conn, STATE_KEY, {"store_id": staging["store_id"], "seq": staging["upto"]})
         clear_staging(conn)
         conn.execute("COMMIT")

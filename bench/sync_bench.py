@@ -69,6 +69,10 @@ def curl_fetch(primary: Any, token: str, items: list[list[Any]], target: Path) -
     return time.perf_counter() - t0, target.stat().st_size
 
 
+def phases(report: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.1f} s" for k, v in (report.get("phases_s") or {}).items())
+
+
 def full_sync(base: Path, recordings: int, rec_bytes: int, sessions: int, table: Table) -> None:
     primary, backup = establish_pair(base)
     seed(primary, recordings, rec_bytes)
@@ -91,7 +95,7 @@ def full_sync(base: Path, recordings: int, rec_bytes: int, sessions: int, table:
     rsync = RsyncOverSsh(base / "ssh").run(src, base / "rsync-dst")
 
     table.add("first full sync", f"{total / 2**20:.0f} MiB + {sessions} rows", f"{ours:.0f} MB/s",
-              f"{report['duration_s']:.2f} s", "")
+              f"{report['duration_s']:.2f} s", phases(report))
     table.add("  curl, same agent, same bytes", f"{curl_bytes / 2**20:.0f} MiB", f"{curl:.0f} MB/s",
               f"{curl_s:.2f} s", f"ours/curl = {ours / curl:.2f} (target >= 0.9)")
     if rsync is not None:
@@ -143,7 +147,7 @@ def rows_and_incremental(base: Path, rows: int, table: Table) -> None:
     report = wait_sync(backup)
     assert report["status"] == "ok", report
     table.add("session rows alone", f"{rows} rows", f"{report['rows_moved'] / report['duration_s']:.0f} rows/s",
-              f"{report['duration_s']:.2f} s", "target >= 300k rows/s")
+              f"{report['duration_s']:.2f} s", f"target >= 300k rows/s; {phases(report)}")
     seed(primary, 1, 0)
     t0 = time.perf_counter()
     report = wait_sync(backup)

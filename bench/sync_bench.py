@@ -91,8 +91,9 @@ def full_sync(base: Path, recordings: int, rec_bytes: int, sessions: int, table:
     export_recordings(primary.data_dir / "site.db", src)
     rsync = RsyncOverSsh(base / "ssh").run(src, base / "rsync-dst")
 
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in (report.get("phases_s") or {}).items() if k != "connecting")
     table.add("first full sync", f"{total / 2**20:.0f} MiB + {sessions} rows", f"{ours:.0f} MB/s",
-              f"{report['duration_s']:.2f} s", "")
+              f"{report['duration_s']:.2f} s", f"phases (s): {phases}")
     table.add("  curl, same agent, same bytes", f"{curl_bytes / 2**20:.0f} MiB", f"{curl:.0f} MB/s",
               f"{curl_s:.2f} s", f"ours/curl = {ours / curl:.2f} (target >= 0.9)")
     if rsync is not None:

@@ -128,11 +128,13 @@ class BlobFeed:
                     pieces.append(_gone_header(rid, start))
                     entry, done, sent = entry + 1, 0, 0
                     continue
-                row = self._conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx = ?",
+                row = self._conn.execute("SELECT rowid FROM recording_chunks WHERE recording_id = ? AND idx = ?",
                                          (rid, start + done)).fetchone()
                 if row is None:
                     raise ChunkChanged(f"recording {rid} was deleted while it was being sent")
-                data: bytes = row[0]
+                # Incremental blob I/O copies the content once, straight into the bytes (a SELECT copies it twice).
+                with self._conn.blobopen("recording_chunks", "data", row[0], readonly=True) as blob:
+                    data = blob.read()
                 head = _chunk_header(rid, start + done, len(data))
                 pieces += (head, data)
                 taken += len(head) + len(data)

@@ -3,6 +3,7 @@
     python -m bench.sync_bench                # the full run: 1 GiB of recordings + 100k sessions, 1M-row site
     python -m bench.sync_bench --quick        # a small smoke run (the test suite runs this)
     python -m bench.sync_bench --dir /dev/shm # put the appliances' data on tmpfs (measures software, not the disk)
+    python -m bench.sync_bench --part full    # only the first full sync (with its references, RSS) and the resume
 
 Each measure is taken side by side with its reference in the same run, and reported as a ratio, because shared
 machines are noisy."""
@@ -163,6 +164,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--dir", type=Path, default=None, help="where the appliances keep their data")
+    parser.add_argument("--part", choices=("all", "full", "rows"), default="all",
+                        help="full: the first full sync with its references and the resume; rows: the 1M-row site")
     args = parser.parse_args()
     recordings, rec_bytes, sessions, rows = (1024, 1 << 20, 100_000, 1_000_000)
     if args.quick:
@@ -170,8 +173,10 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="pa-bench-", dir=args.dir))
     table = Table("Sync", ["what", "size", "rate", "time", "ratio / note"])
     try:
-        full_sync(base / "full", recordings, rec_bytes, sessions, table)
-        rows_and_incremental(base / "rows", rows, table)
+        if args.part in ("all", "full"):
+            full_sync(base / "full", recordings, rec_bytes, sessions, table)
+        if args.part in ("all", "rows"):
+            rows_and_incremental(base / "rows", rows, table)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"Machine: {machine()}; data on {args.dir or tempfile.gettempdir()}; load {os.getloadavg()[0]:.1f}")

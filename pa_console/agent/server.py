@@ -15,6 +15,7 @@ import uvicorn
 
 from pa_console.agent.app import create_app
 from pa_console.agent.identity import load_identity
+from pa_console.agent.malloc import tune_for_bulk_transfer
 from pa_console.agent.paths import DataDir
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.services import install_services
@@ -67,6 +68,7 @@ def format_address(host: str, port: int) -> str:
 def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> int:
     identity = load_identity(data_dir)
     _configure_logging(data_dir, log_level)
+    tune_for_bulk_transfer()
     try:
         sock = bind(host, port)
     except OSError as exc:

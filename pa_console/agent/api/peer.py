@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from pa_console.agent.api.blob_response import BlobResponse
 from pa_console.agent.auth import Runtime
 from pa_console.agent.errors import AgentError
 from pa_console.agent.identity import cert_fingerprint
@@ -152,8 +153,8 @@ class BlobRequest(BaseModel):
     items: list[tuple[str, int]] = Field(max_length=100_000)
 
 
-@router.post("/blobs", dependencies=[PeerAuth])
-def blobs(body: BlobRequest, runtime: Runtime) -> StreamingResponse:
+@router.post("/blobs", dependencies=[PeerAuth], response_class=BlobResponse)
+def blobs(body: BlobRequest, runtime: Runtime) -> BlobResponse:
     if runtime.role != Role.PRIMARY:
         raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")
-    return StreamingResponse(feed.blobs(runtime.db.path, body.items), media_type="application/octet-stream")
+    return BlobResponse(runtime.db.path, body.items)

@@ -19,6 +19,7 @@ from pa_console.agent.store.db import open_connection
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS
 from pa_console.agent.sync import staging
+from pa_console.agent.sync.blob_frames import FrameError, FrameParser
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
@@ -188,34 +189,41 @@ class SyncEngine:
     async def _pull_blob_batch(self, client: PeerClient, batch: list[staging.NeededRecording],
                                hashes: staging.RecordingHashes, tracker: ProgressTracker,
                                report: dict[str, Any]) -> None:
+        """Chunks go to the writer in the pieces they arrived in (no join, no copy), ~4 MiB per transaction."""
         items = [[n.id, n.have_chunks] for n in batch]
 
-        async def write(chunks: list[tuple[str, int, bytes]]) -> None:
+        async def write(chunks: list[tuple[str, int, staging.Pieces]]) -> None:
             await self._run(staging.write_chunks, chunks, hashes)
 
-        writer: WriteBehind[list[tuple[str, int, bytes]]] = WriteBehind(write, _QUEUE_DEPTH)
-        pending: list[tuple[str, int, bytes]] = []
+        writer: WriteBehind[list[tuple[str, int, staging.Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)
+        pending: list[tuple[str, int, staging.Pieces]] = []
         pending_bytes = 0
         try:
             async with client.stream("POST", "/peer/blobs", json={"items": items}) as content:
-                expected = {n.id: n.chunks - n.have_chunks for n in batch}
-                frames = sum(expected.values())
-                for _ in range(frames):
+                frames = sum(n.chunks - n.have_chunks for n in batch)
+                parser = FrameParser()
+                while frames:
+                    data = await content.readany()
+                    if not data:
+                        raise SyncFailed("The connection to the primary broke off while recordings were moving; "
+                                         "the next sync continues from what arrived.")
                     try:
-                        (hlen,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
-                        head = orjson.loads(await content.readexactly(hlen))
-                        if head.get("gone"):
+                        complete = parser.feed(data)
+                    except FrameError as exc:
+                        raise SyncFailed(f"The primary's recording stream could not be read ({exc}).") from exc
+                    arrived = 0
+                    for frame in complete:
+                        if frame.gone:
                             raise SyncFailed("A recording was deleted on the primary during the sync; the next "
                                              "sync takes the deletion into account.")
-                        data = await content.readexactly(head["n"])
-                    except asyncio.IncompleteReadError as exc:
-                        raise SyncFailed("The connection to the primary broke off while recordings were moving; "
-                                         "the next sync continues from what arrived.") from exc
-                    pending.append((head["r"], head["i"], data))
-                    pending_bytes += len(data)
-                    report["bytes_moved"] += len(data) + hlen + FRAME_HEADER.size
-                    tracker.add(nbytes=len(data))
-                    if pending_bytes >= _WRITE_BATCH_BYTES:
+                        pending.append((frame.recording_id, frame.index, frame.pieces))
+                        pending_bytes += frame.size
+                        arrived += frame.size
+                        report["bytes_moved"] += frame.wire_bytes
+                        frames -= 1
+                    if arrived:
+                        tracker.add(nbytes=arrived)
+                    if pending_bytes >= _WRITE_BATCH_BYTES or (pending and not frames):
                         await writer.put(pending)
                         pending, pending_bytes = [], 0
         except BaseException:
@@ -225,6 +233,4 @@ class SyncEngine:
                     await writer.put(pending)
                 await writer.close()
             raise
-        if pending:
-            await writer.put(pending)
         await writer.close()

@@ -88,28 +88,87 @@ def _pages(cur: sqlite3.Cursor, kind: str) -> Iterator[bytes]:
         yield message({"k": kind, "rows": rows, "last": rows[-1][-1]})
 
 
-def blobs(db_path: Path, items: list[tuple[str, int]]) -> Iterator[bytes]:
-    """Frames: 4-byte length, JSON header {"r": id, "i": chunk index, "n": bytes}, then the bytes.
+class BlobFeed:
+    """Recording content as frames: a 4-byte length, a JSON header {"r": id, "i": chunk index, "n": bytes}, then the
+    bytes; a recording that no longer exists gets one header with "gone": true (it was deleted meanwhile).
 
-    A recording that no longer exists gets one header with "gone": true (it was deleted meanwhile)."""
-    conn = _open(db_path)
-    try:
-        for rid, start in items:
-            idx = start
-            found = False
-            while True:
-                row = conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx = ?",
-                                   (rid, idx)).fetchone()
+    The stream is planned up front from the chunks' lengths (SQLite keeps a blob's length in its row, so planning
+    reads no content), which gives the response its exact length. The content is then read in batches of several
+    chunks, each batch in a snapshot of its own (a long stream must not hold one snapshot open: the primary's
+    write-ahead log could not be checkpointed meanwhile). A chunk that vanished or changed after the plan raises
+    ChunkChanged. Memory: one small entry per recording, never one per chunk."""
+
+    def __init__(self, db_path: Path, items: list[tuple[str, int]]) -> None:
+        self._conn = _open(db_path)
+        self._plan: list[tuple[str, int, int, int]] = []  # recording id, first chunk, chunks (0: gone), frame bytes
+        try:
+            self._conn.execute("BEGIN")
+            for rid, start in items:
+                count, nbytes = 0, 0
+                for idx, size in self._conn.execute(
+                        "SELECT idx, length(data) FROM recording_chunks WHERE recording_id = ? AND idx >= ? "
+                        "ORDER BY idx", (rid, start)):
+                    if idx != start + count:
+                        break  # a gap: what follows it is not part of the recording's continuous content
+                    count += 1
+                    nbytes += len(_chunk_header(rid, idx, size)) + size
+                if not count:
+                    nbytes = len(_gone_header(rid, start))
+                self._plan.append((rid, start, count, nbytes))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.close()
+            raise
+        self.length = sum(entry[3] for entry in self._plan)
+        self._at = (0, 0, 0)  # plan entry, chunks of it sent, its bytes sent
+
+    def read(self, max_bytes: int) -> list[bytes]:
+        """The next frames' pieces (each header, then its content), about max_bytes of them; [] at the end."""
+        pieces: list[bytes] = []
+        taken = 0
+        entry, done, sent = self._at
+        self._conn.execute("BEGIN")
+        try:
+            while entry < len(self._plan) and (not pieces or taken < max_bytes):
+                rid, start, count, nbytes = self._plan[entry]
+                if not count:
+                    pieces.append(_gone_header(rid, start))
+                    entry, done, sent = entry + 1, 0, 0
+                    continue
+                row = self._conn.execute("SELECT rowid FROM recording_chunks WHERE recording_id = ? AND idx = ?",
+                                         (rid, start + done)).fetchone()
                 if row is None:
-                    break
-                found = True
-                data: bytes = row[0]
-                yield message({"r": rid, "i": idx, "n": len(data)}) + data
-                idx += 1
-            if not found:
-                yield message({"r": rid, "i": start, "n": 0, "gone": True})
-    finally:
-        conn.close()
+                    raise ChunkChanged(f"recording {rid} was deleted while it was being sent")
+                # Incremental blob I/O copies the content once, straight into the bytes (a SELECT copies it twice).
+                with self._conn.blobopen("recording_chunks", "data", row[0], readonly=True) as blob:
+                    data = blob.read()
+                head = _chunk_header(rid, start + done, len(data))
+                pieces += (head, data)
+                taken += len(head) + len(data)
+                done, sent = done + 1, sent + len(head) + len(data)
+                if sent > nbytes or (done == count and sent != nbytes):
+                    raise ChunkChanged(f"recording {rid} changed while it was being sent")
+                if done == count:
+                    entry, done, sent = entry + 1, 0, 0
+        finally:
+            self._conn.execute("COMMIT")
+        self._at = (entry, done, sent)
+        return pieces
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _chunk_header(rid: str, idx: int, size: int) -> bytes:
+    return message({"r": rid, "i": idx, "n": size})
+
+
+def _gone_header(rid: str, idx: int) -> bytes:
+    return message({"r": rid, "i": idx, "n": 0, "gone": True})
+
+
+class ChunkChanged(Exception):
+    """A recording was deleted (or rewritten) after its frames were planned: the stream cannot be finished."""
 
 
 def message(doc: dict[str, Any]) -> bytes:

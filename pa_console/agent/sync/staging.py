@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +141,7 @@ class RecordingHashes:
         self._sha: dict[str, Any] = {}
         self._size: dict[str, int] = {}
 
-    def update(self, conn: sqlite3.Connection, rid: str, data: bytes) -> None:
+    def update(self, conn: sqlite3.Connection, rid: str, data: bytes | memoryview) -> None:
         if rid not in self._sha:
             sha = hashlib.sha256()
             size = 0
@@ -157,14 +158,30 @@ class RecordingHashes:
                 if rid not in self._sha or self._size[rid] != rec.size or self._sha[rid].hexdigest() != rec.sha256]
 
 
-def write_chunks(conn: sqlite3.Connection, chunks: list[tuple[str, int, bytes]],
+Pieces = Sequence[bytes | memoryview]
+
+
+def write_chunks(conn: sqlite3.Connection, chunks: Sequence[tuple[str, int, Pieces]],
                  hashes: RecordingHashes | None = None) -> None:
+    """Write (and hash) chunks whose content is in the pieces it arrived in, in one transaction.
+
+    Each chunk is inserted as a zeroblob of its size, then the pieces are written into it (incremental blob I/O):
+    binding a whole 1 MiB chunk to the INSERT cost 2-3x the CPU (measured: SQLite copies a bound blob through fresh
+    allocations of its size, each one page-faulted in), and the pieces never need to be joined."""
     if hashes is not None:
-        for rid, _, data in chunks:
-            hashes.update(conn, rid, data)
+        for rid, _, pieces in chunks:
+            for piece in pieces:
+                hashes.update(conn, rid, piece)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) VALUES (?, ?, ?)", chunks)
+        for rid, idx, pieces in chunks:
+            size = sum(len(piece) for piece in pieces)
+            ((rowid,),) = conn.execute("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) "
+                                       "VALUES (?, ?, zeroblob(?)) RETURNING rowid", (rid, idx, size)).fetchall()
+            if size:
+                with conn.blobopen("recording_chunks", "data", rowid) as blob:
+                    for piece in pieces:
+                        blob.write(piece)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

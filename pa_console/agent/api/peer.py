@@ -153,7 +153,7 @@ class BlobRequest(BaseModel):
     items: list[tuple[str, int]] = Field(max_length=100_000)
 
 
-@router.post("/blobs", dependencies=[PeerAuth], response_class=BlobResponse)
+@router.post("/blobs", dependencies=[PeerAuth])
 def blobs(body: BlobRequest, runtime: Runtime) -> BlobResponse:
     if runtime.role != Role.PRIMARY:
         raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")

@@ -120,3 +120,19 @@ def test_a_full_copy_replaces_what_the_backup_had(tmp_path: Path) -> None:
         backup.execute("INSERT INTO sessions VALUES ('s1', 'u', 't', 'ssh', 'x', NULL, NULL, 99, x'00')")
     primary.close()
     backup_db.close()
+
+
+def test_pages_of_hundreds_of_rows_are_staged_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows go into the staging tables many to a statement; pages whose size is no multiple of that lose nothing."""
+    monkeypatch.setattr(feed, "PAGE_ROWS", 517)
+    rng = random.Random(7)
+    primary = Database(tmp_path / "primary.db")
+    backup_db = Database(tmp_path / "backup.db")
+    with primary.write() as conn:
+        upsert_rows(conn, "sessions", [_session(rng) for _ in range(1234)])
+    backup = backup_db.connect()
+    assert _pull(primary, backup)
+    assert _rows(backup) == _rows(primary.connect())
+    assert len(_rows(backup)["sessions"]) == 1234
+    primary.close()
+    backup_db.close()

@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -22,9 +23,28 @@ from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set, set_
 
 STAGING_KEY = "sync_staging"
 STATE_KEY = "sync_state"
-# Rows travel as [values..., seq]; after hash_staged they are [seq, values..., rh].
-_STAGE_INSERT = {kind: f"INSERT INTO stage_{kind} (seq, {', '.join(cols)}, rh) "  # noqa: S608  # nosec B608
-                       f"VALUES ({', '.join('?' for _ in range(len(cols) + 2))})" for kind, cols in KINDS.items()}
+# Rows travel as [values..., seq]; after hash_staged they are [seq, values..., rh]. They are inserted _BULK_ROWS
+# to a statement: the sqlite3 module binds, steps and resets (and hands over the GIL) once per statement, so a
+# million one-row steps cost more than ten thousand hundred-row ones (1M rows: rows phase 10.3-10.9 -> 8.7-9.4 s).
+_BULK_ROWS = 100
+
+
+def _stage_insert(kind: str, rows: int) -> str:
+    cols = KINDS[kind]
+    one = f"({', '.join('?' for _ in range(len(cols) + 2))})"
+    return f"INSERT INTO stage_{kind} (seq, {', '.join(cols)}, rh) VALUES {', '.join([one] * rows)}"  # noqa: S608  # nosec B608
+
+
+_STAGE_INSERT = {kind: (_stage_insert(kind, 1), _stage_insert(kind, _BULK_ROWS)) for kind in KINDS}
+
+
+def _insert_staged(conn: sqlite3.Connection, kind: str, rows: list[list[Any]]) -> None:
+    one, bulk = _STAGE_INSERT[kind]
+    whole = len(rows) - len(rows) % _BULK_ROWS
+    if whole:
+        conn.executemany(bulk, [list(chain.from_iterable(rows[i:i + _BULK_ROWS])) for i in range(0, whole, _BULK_ROWS)])
+    if whole < len(rows):
+        conn.executemany(one, rows[whole:])
 
 
 class IntegrityError(Exception):
@@ -80,13 +100,13 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
     """One page, one transaction, with its resume point: a crash loses at most the page in flight.
 
     Row hashes are computed here, while the primary is still producing pages, not in the final apply."""
-    if kind == "tombstones":
-        sql, added = "INSERT INTO stage_tombstones (kind, id, seq) VALUES (?, ?, ?)", 0
-    else:
-        sql, added = _STAGE_INSERT[kind], hash_staged(kind, rows)
+    added = 0 if kind == "tombstones" else hash_staged(kind, rows)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(sql, rows)
+        if kind == "tombstones":
+            conn.executemany("INSERT INTO stage_tombstones (kind, id, seq) VALUES (?, ?, ?)", rows)
+        else:
+            _insert_staged(conn, kind, rows)
         staging = _local(conn, STAGING_KEY)
         staging["resume"][kind] = last
         if kind != "tombstones":
@@ -202,6 +222,10 @@ def _sum(conn: sqlite3.Connection, sql: str, *args: Any) -> int:
     return sum(int.from_bytes(rh, "big") for (rh,) in conn.execute(sql, args))
 
 
+def _count(conn: sqlite3.Connection, kind: str) -> int:
+    return int(conn.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0])  # noqa: S608  # nosec B608
+
+
 def _index_stage(conn: sqlite3.Connection, kind: str) -> None:
     """An index on a staged table's key, for the apply only (staging appends without one)."""
     conn.execute(f"CREATE INDEX IF NOT EXISTS stage_{kind}_key ON stage_{kind}({KINDS[kind][0]})")
@@ -282,9 +306,11 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
             # A full copy replaces the backup's data: what the primary does not have goes.
             for kind in KINDS:
                 _swap_in(conn, kind)
-            total = sum(_sum(conn, f"SELECT rh FROM {kind}") for kind in KINDS) if several else int(staging["sum"])  # noqa: S608  # nosec B608
-            applied = sum(int(conn.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0]) for kind in KINDS) \
-                if several else int(staging["rows"])  # noqa: S608  # nosec B608
+            if several:
+                total = sum(_sum(conn, f"SELECT rh FROM {kind}") for kind in KINDS)  # noqa: S608  # nosec B608
+                applied = sum(_count(conn, kind) for kind in KINDS)
+            else:  # one snapshot: the sums and counts kept while staging are the table's
+                total, applied = int(staging["sum"]), int(staging["rows"])
             last_seq = max(last_seq, int(staging["upto"]))
         else:
             total, applied = get_digest_sum(conn), 0

@@ -148,7 +148,7 @@ class SyncEngine:
                   "resume_store": stg["store_id"] if stg else "", "resume_base": str(stg["base"] if stg else -1)}
         header: dict[str, Any] = {}
         async with client.stream("GET", "/peer/changes", params=params) as content:
-            header, _ = await self._read_message(content, report)
+            header = await self._read_message(content, report)
             if header.get("format") != FORMAT:
                 raise SyncFailed("The primary runs another pa-agent version than this backup; run the same "
                                  "version on both appliances.")
@@ -162,7 +162,7 @@ class SyncEngine:
             writer: WriteBehind[tuple[str, list[list[Any]], int]] = WriteBehind(stage, _QUEUE_DEPTH)
             try:
                 while True:
-                    page, _ = await self._read_message(content, report)
+                    page = await self._read_message(content, report)
                     if page["k"] == "end":
                         break
                     if page["k"] not in KINDS and page["k"] != "tombstones":
@@ -180,7 +180,7 @@ class SyncEngine:
         return header
 
     @staticmethod
-    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
         try:
             (size,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
             raw = await content.readexactly(size)
@@ -189,7 +189,7 @@ class SyncEngine:
                              "arrived.") from exc
         report["bytes_moved"] += size + FRAME_HEADER.size
         doc: dict[str, Any] = orjson.loads(raw)
-        return doc, raw
+        return doc
 
     async def _pull_recordings(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> None:
         needed = await self._run(staging.needed_recordings)

@@ -103,15 +103,14 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
     added = 0 if kind == "tombstones" else hash_staged(kind, rows)
     conn.execute("BEGIN IMMEDIATE")
     try:
+        staging = _local(conn, STAGING_KEY)
         if kind == "tombstones":
             conn.executemany("INSERT INTO stage_tombstones (kind, id, seq) VALUES (?, ?, ?)", rows)
         else:
             _insert_staged(conn, kind, rows)
-        staging = _local(conn, STAGING_KEY)
-        staging["resume"][kind] = last
-        if kind != "tombstones":
             staging["rows"] += len(rows)
             staging["sum"] = str((int(staging["sum"]) + added) % MOD)
+        staging["resume"][kind] = last
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
@@ -222,8 +221,14 @@ def _sum(conn: sqlite3.Connection, sql: str, *args: Any) -> int:
     return sum(int.from_bytes(rh, "big") for (rh,) in conn.execute(sql, args))
 
 
-def _count(conn: sqlite3.Connection, kind: str) -> int:
-    return int(conn.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0])  # noqa: S608  # nosec B608
+def _staged(conn: sqlite3.Connection, staging: dict[str, Any], several: bool) -> tuple[int, int]:
+    """The staged rows' hash sum and number. With one snapshot staged, those kept while staging; with several,
+    counted from the staged tables once they are settled."""
+    if not several:
+        return int(staging["sum"]), int(staging["rows"])
+    total = sum(_sum(conn, f"SELECT rh FROM stage_{kind}") for kind in KINDS)  # noqa: S608  # nosec B608
+    rows = sum(int(conn.execute(f"SELECT COUNT(*) FROM stage_{kind}").fetchone()[0]) for kind in KINDS)  # noqa: S608  # nosec B608
+    return total, rows
 
 
 def _index_stage(conn: sqlite3.Connection, kind: str) -> None:
@@ -260,14 +265,15 @@ def _swap_in(conn: sqlite3.Connection, kind: str) -> None:
     conn.execute(stage_sql)
 
 
-def _merge_in(conn: sqlite3.Connection, kind: str, offset: int, staged_sum: int | None) -> tuple[int, int]:
-    """An incremental copy: staged deletions, then staged rows, into the site table. Returns (digest change, rows).
+def _merge_in(conn: sqlite3.Connection, kind: str, offset: int) -> tuple[int, int]:
+    """An incremental copy: staged deletions, then staged rows, into the site table. Returns the hashes it removed
+    from the digest (deleted and replaced rows; the staged rows' hashes are added by the caller) and the rows applied.
 
     Local change numbers are the primary's shifted past this appliance's own (offset), so they stay unique and
     ordered like the primary's changes."""
     cols = KINDS[kind]
     key, stage = cols[0], f"stage_{kind}"
-    change, applied = 0, 0
+    removed, applied = 0, 0
     _index_stage(conn, kind)
     deletions = conn.execute("SELECT id, max(seq) FROM stage_tombstones WHERE kind = ? GROUP BY id", (kind,)).fetchall()
     for item_id, seq in deletions:
@@ -275,19 +281,18 @@ def _merge_in(conn: sqlite3.Connection, kind: str, offset: int, staged_sum: int 
             continue  # created again after its deletion: the staged row wins
         old = conn.execute(f"SELECT rh FROM {kind} WHERE {key} = ?", (item_id,)).fetchone()  # noqa: S608  # nosec B608
         if old is not None:
-            change -= int.from_bytes(old[0], "big")
+            removed += int.from_bytes(old[0], "big")
             conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
             conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)",
                          (kind, item_id, seq + offset))
             applied += 1
-    change -= _sum(conn, f"SELECT live.rh FROM {stage} AS s JOIN {kind} AS live ON live.{key} = s.{key}")  # noqa: S608  # nosec B608
-    change += staged_sum if staged_sum is not None else _sum(conn, f"SELECT rh FROM {stage}")  # noqa: S608  # nosec B608
+    removed += _sum(conn, f"SELECT live.rh FROM {stage} AS s JOIN {kind} AS live ON live.{key} = s.{key}")  # noqa: S608  # nosec B608
     names = ", ".join(cols)
     cur = conn.execute(f"INSERT OR REPLACE INTO {kind} ({names}, seq, rh) "  # noqa: S608  # nosec B608
                        f"SELECT {names}, seq + ?, rh FROM {stage} ORDER BY {key}", (offset,))
     applied += cur.rowcount
     conn.execute(f"DELETE FROM tombstones WHERE kind = ? AND id IN (SELECT {key} FROM {stage})", (kind,))  # noqa: S608  # nosec B608
-    return change, applied
+    return removed, applied
 
 
 def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
@@ -301,25 +306,20 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
         if several:
             for kind in KINDS:
                 _settle(conn, kind)
+        staged_sum, staged_rows = _staged(conn, staging, several)
         last_seq = int(meta_get(conn, "last_seq", "0"))
         if staging["base"] == 0:
             # A full copy replaces the backup's data: what the primary does not have goes.
             for kind in KINDS:
                 _swap_in(conn, kind)
-            if several:
-                total = sum(_sum(conn, f"SELECT rh FROM {kind}") for kind in KINDS)  # noqa: S608  # nosec B608
-                applied = sum(_count(conn, kind) for kind in KINDS)
-            else:  # one snapshot: the sums and counts kept while staging are the table's
-                total, applied = int(staging["sum"]), int(staging["rows"])
+            total, applied = staged_sum, staged_rows
             last_seq = max(last_seq, int(staging["upto"]))
         else:
-            total, applied = get_digest_sum(conn), 0
+            total, applied = get_digest_sum(conn) + staged_sum, 0
             offset = last_seq - int(staging["base"])
             for kind in KINDS:
-                change, count = _merge_in(conn, kind, offset, None if several else 0)
-                total, applied = total + change, applied + count
-            if not several:
-                total += int(staging["sum"])  # the staged rows' hashes, summed as they arrived
+                removed, count = _merge_in(conn, kind, offset)
+                total, applied = total - removed, applied + count
             last_seq = offset + int(staging["upto"])
         total %= MOD
         conn.execute("DELETE FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")

@@ -1,4 +1,4 @@
-"""`pa-agent`: init, serve, info, seed."""
+"""`pa-agent`: init, serve, info, seed, verify."""
 
 from __future__ import annotations
 
@@ -80,6 +80,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(DataDir(Path(args.data_dir)), host, port, args.log_level)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """The scrub (issue 14): exit 1 when something is damaged; kept apart from the other commands."""
+    from pa_console.agent.scrub.command import run
+
+    return run(DataDir(Path(args.data_dir)).db, args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa-agent", description="The per-appliance failover agent.")
     parser.add_argument("--version", action="version", version=f"pa-agent {__version__}")
@@ -109,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, required=True, metavar="N")
     p.add_argument("--recording-bytes", type=int, default=0, metavar="B")
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("verify", help="re-read every row and recording and check them against their hashes "
+                                      "(exit 1 if something is damaged)")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -56,6 +56,7 @@ class AgentRuntime:
         self.sync_engine: Any = None
         self.sync_scheduler: Any = None
         self.no_pull_alert: Any = None
+        self.scrub: Any = None  # the scrub service (pa_console.agent.scrub.service), for POST /site/verify
         self.handshakes = PendingHandshakes()
 
     # -- persisted state ----------------------------------------------------------------------------------------

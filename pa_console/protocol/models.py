@@ -93,6 +93,10 @@ class EventType(StrEnum):
     MAIL_SENT = "mail_sent"
     MAIL_FAILED = "mail_failed"
     SITE_CHANGED = "site_changed"
+    # The scrub (payloads: pa_console.protocol.verify)
+    VERIFY_STARTED = "verify_started"
+    VERIFY_PROGRESS = "verify_progress"
+    VERIFY_FINISHED = "verify_finished"
 
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -265,6 +269,10 @@ class SiteDigest(_Model):
     users: int = 0
     settings: int = 0
     seq: int = 0
+    # From the last scrub (pa-agent verify / POST /site/verify): items found damaged and not repaired yet (the
+    # digest leaves them out), and when the bytes were last proved to match their hashes.
+    damaged: int = 0
+    verified_at: datetime | None = None
 
 
 class Event(_Model):
@@ -434,6 +442,10 @@ class FailoverSettings(_Model):
     probe_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     dns_swing: DnsSwing | None = None
     nat_swing: NatSwing | None = None
+    # The scrub: every verify_interval_s (0: only on request and after an unclean stop), reading at most
+    # verify_rate_mb_s so that it never starves the sync or the API.
+    verify_interval_s: float = Field(default=86_400, ge=0, le=30 * 86_400)
+    verify_rate_mb_s: float = Field(default=50, ge=1, le=10_000)
 
 
 class FailoverSettingsUpdate(_Strict):
@@ -450,6 +462,8 @@ class FailoverSettingsUpdate(_Strict):
     # Like shared_address: null removes the method, an object replaces it whole (except a left-out tsig_secret).
     dns_swing: DnsSwingUpdate | None = None
     nat_swing: NatSwing | None = None
+    verify_interval_s: float | None = Field(default=None, ge=0, le=30 * 86_400)
+    verify_rate_mb_s: float | None = Field(default=None, ge=1, le=10_000)
 
 
 class RoleRequest(_Strict):

@@ -62,6 +62,11 @@ class SyncEngine:
     def running(self) -> bool:
         return self._lock.locked()
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a sync runs; the scrub's repair (which drops chunks and the sync position) takes it too."""
+        return self._lock
+
     def _db(self) -> sqlite3.Connection:
         # One connection for the engine's own thread work (used by one thread at a time, under the lock).
         if self._conn is None:

@@ -71,7 +71,7 @@ class StoreCheck:
     def steps(self) -> Generator[int, None, None]:
         """The first step only counts (so that progress has its totals); each later one reads a batch."""
         phases: list[tuple[str, Callable[[], Iterator[int]]]] = [
-            ("structure", self._count), ("structure", self._structure),
+            ("count", self._count), ("structure", self._structure),
             *[("rows", partial(self._rows, kind)) for kind in KINDS],
             ("digest", self._digest_total), ("recordings", self._recordings)]
         for phase, run in phases:
@@ -83,6 +83,9 @@ class StoreCheck:
             except sqlite3.DatabaseError as exc:
                 # Pages SQLite cannot read ("database disk image is malformed"): damage, and the next part may
                 # still be readable.
+                if run == self._count:  # not even the table sizes: nothing further can be read
+                    self._found("store", None, f"SQLite cannot read the store ({exc})")
+                    return
                 self._found("store", None, f"SQLite cannot read the {phase} ({exc})")
 
     def _count(self) -> Iterator[int]:

@@ -46,7 +46,7 @@ class VerifyStarted(_Model):
 
 class VerifyProgress(_Model):
     id: str
-    phase: str  # "structure", "rows", "digest", "recordings"
+    phase: str  # "count", "structure", "rows", "digest", "recordings", in this order
     rows_done: int = 0
     rows_total: int = 0
     bytes_done: int = 0

@@ -137,7 +137,7 @@ class ScrubService:
         check: StoreCheck | None = None
         try:
             conn = await asyncio.to_thread(open_for_verify, rt.db.path)
-            check = StoreCheck(conn)
+            check = StoreCheck(conn, whole_file=False)
             steps = _Steps(conn, check.steps())
             try:
                 await self._drive(scrub_id, trigger, check, steps, t0)

@@ -15,6 +15,7 @@ from typing import Any
 from pa_console.agent.scrub.check import StoreCheck, open_for_verify
 from pa_console.agent.store.db import StoreError, open_connection
 from pa_console.agent.store.local import set_in
+from pa_console.agent.store.migrations import MIGRATIONS
 
 
 def verify_store(db_path: Path) -> tuple[StoreCheck, float]:
@@ -26,6 +27,10 @@ def verify_store(db_path: Path) -> tuple[StoreCheck, float]:
     except sqlite3.Error as exc:
         raise StoreError(f"{db_path} cannot be opened ({exc}).") from exc
     try:
+        version = _schema_version(conn)
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{db_path} was written by a newer pa-agent (schema {version}); verify it with that "
+                             "version.")
         check = StoreCheck(conn)
         for _ in check.steps():
             pass
@@ -34,6 +39,13 @@ def verify_store(db_path: Path) -> tuple[StoreCheck, float]:
     finally:
         conn.close()
     return check, time.monotonic() - t0
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return 0  # unreadable: the check names it
 
 
 def _ask_agent_to_scrub(db_path: Path) -> bool:

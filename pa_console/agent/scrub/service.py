@@ -145,7 +145,13 @@ class ScrubService:
                 steps.close()
             report.status = VerifyStatus.DAMAGED if check.damaged_count else VerifyStatus.WHOLE
         except asyncio.CancelledError:
-            raise  # the agent stops: no result (an unclean stop is detected at the next start anyway)
+            # The agent stops: say so, so that no one waits for this scrub (no result is kept; the schedule goes on).
+            self.progress = None
+            report.status = VerifyStatus.FAILED
+            report.error = "The agent stopped during the scrub; it runs again at the next schedule or request."
+            report.finished_at = dt.datetime.now(dt.UTC)
+            rt.bus.publish(EventType.VERIFY_FINISHED, **report.model_dump(mode="json"))
+            raise
         except sqlite3.Error as exc:
             report.status = VerifyStatus.FAILED
             report.error = f"The scrub could not read the store ({exc}); it runs again at the next schedule."

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.harness import RunningAgent, SmtpSink, pinned_context, run_cli, wait_until
@@ -46,6 +48,20 @@ def test_api_starts_one_scrub_reports_events_and_keeps_to_its_rate(agents) -> No
     assert alpha.get("/api/v1/site/verify") == {"running": None, "last": done}
     digest = alpha.digest()
     assert digest["damaged"] == 0 and digest["verified_at"] is not None
+
+    # A stop in the middle of a scrub is prompt and clean: the scrub ends as failed, and the next start is no
+    # "unclean stop" (which would scrub again at once).
+    r = alpha.request("POST", "/api/v1/site/verify")
+    cut = r.json()["id"]
+    wait_until(lambda: [e for e in events(alpha, "verify_progress") if e["id"] == cut], what="the second scrub")
+    assert alpha.terminate(timeout=15) == 0
+    alpha.start()
+    ended = [e for e in events(alpha, "verify_finished") if e["id"] == cut]
+    assert len(ended) == 1 and ended[0]["status"] == "failed" and "stopped" in ended[0]["error"], ended
+    assert alpha.get("/api/v1/site/verify")["last"] == done
+    time.sleep(2)  # the schedule decides within a second of the start (an unclean stop would start one at once)
+    assert not [e for e in events(alpha, "verify_started") if e["trigger"] == "unclean stop"]
+    assert alpha.get("/api/v1/site/verify")["running"] is None
 
 
 def test_backup_fetches_a_damaged_recording_again(agents) -> None:  # type: ignore[no-untyped-def]

@@ -176,7 +176,7 @@ class ScrubService:
     async def _drive(self, scrub_id: str, trigger: str, check: StoreCheck, steps: _Steps, t0: float) -> None:
         rt = self.runtime
         done_bytes = 0
-        last_progress = 0.0
+        last_progress, last_fraction = 0.0, -1.0
         first = True
         while True:
             nbytes = await steps.next()
@@ -193,8 +193,12 @@ class ScrubService:
                 id=scrub_id, phase=check.phase, rows_done=check.counts.rows_done, rows_total=check.counts.rows_total,
                 bytes_done=check.counts.bytes_done, bytes_total=check.counts.bytes_total,
                 damaged=check.damaged_count, rate_bps=round(done_bytes / elapsed if elapsed > 0 else 0.0))
-            if time.monotonic() - last_progress >= _PROGRESS_EVERY_S:
-                last_progress = time.monotonic()
+            # About once a second for a watcher, but a long scrub must not flood the kept event log: at most a
+            # hundred or so per scrub (one per percent, or every half minute when it crawls).
+            since = time.monotonic() - last_progress
+            fraction = _fraction(check)
+            if since >= _PROGRESS_EVERY_S and (fraction - last_fraction >= 0.01 or since >= 30):
+                last_progress, last_fraction = time.monotonic(), fraction
                 rt.bus.publish(EventType.VERIFY_PROGRESS, **self.progress.model_dump(mode="json"))
             # Cap the average read rate (the setting is read each step, so a change applies at once).
             ahead = done_bytes / (rt.settings.verify_rate_mb_s * 1e6) - (time.monotonic() - t0)
@@ -223,6 +227,12 @@ class ScrubService:
         if not backup or unrepairable:
             rt.spawn(mail_admin(rt, "Damaged site data found", _mail_body(rt.name, report, backup),
                                 "verify_damaged"), "mail-verify-damaged")
+
+
+def _fraction(check: StoreCheck) -> float:
+    c = check.counts
+    total = c.rows_total + c.bytes_total
+    return (c.rows_done + c.bytes_done) / total if total else 0.0
 
 
 def _record(rt: AgentRuntime, damage: Damage, refetch: bool) -> None:

@@ -140,3 +140,17 @@ def test_unclean_stop_row_damage_repaired_and_primary_damage_mailed(  # type: ig
     mail = smtp_sink.wait_for(lambda m: "Damaged site data found" in m.subject)
     assert mail.subject == "[primary] Damaged site data found" and victim in mail.body, (mail.subject, mail.body)
     assert p.digest()["damaged"] == 1 and p.digest()["sha256"] != b.digest()["sha256"]
+
+
+def test_schedule_runs_every_interval_and_zero_turns_it_off(agents) -> None:  # type: ignore[no-untyped-def]
+    alpha: RunningAgent = agents("alpha")
+    alpha.seed(2, 100_000)
+    configure(alpha, verify_interval_s=2)
+    first = finished(alpha, trigger="schedule", timeout=60)
+    second = finished(alpha, trigger="schedule", timeout=60, after=1)
+    assert first["status"] == second["status"] == "whole"
+    assert second["started_at"] > first["finished_at"]
+    configure(alpha, verify_interval_s=0)
+    count = len(events(alpha, "verify_finished"))
+    time.sleep(8)  # four intervals of the old setting
+    assert len(events(alpha, "verify_finished")) <= count + 1  # at most one that had started already

@@ -30,9 +30,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-KEEP_MAILS = 500
-
-
 class MailSink:
     def __init__(self) -> None:
         self.port = free_port()
@@ -50,7 +47,6 @@ class MailSink:
                         str(msg["Subject"]), body_part.get_content() if body_part is not None else "")
         with self._lock:
             self.mails.append(mail)
-            del self.mails[:-KEEP_MAILS]  # a demo left open for days must not grow without bound
             listeners = list(self.listeners)
         for listener in listeners:
             listener(mail)

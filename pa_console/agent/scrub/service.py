@@ -168,7 +168,11 @@ class ScrubService:
         report.finished_at = dt.datetime.now(dt.UTC)
         report.duration_s = round(time.monotonic() - t0, 3)
         if check is not None and report.status != VerifyStatus.FAILED:
-            await self._conclude(report, check)
+            try:
+                await self._conclude(report, check)
+            except Exception as exc:  # the result is still told, with why nothing was done about it
+                log.exception("acting on the scrub's findings failed")
+                report.error = f"The findings could not be acted on ({type(exc).__name__}); see the agent log."
         await asyncio.to_thread(rt.local.set, LAST_KEY, report.model_dump(mode="json"))
         self.progress = None
         rt.bus.publish(EventType.VERIFY_FINISHED, **report.model_dump(mode="json"))

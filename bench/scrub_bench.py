@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, Table, machine, seed
+from bench.common import REPO, Table, establish_pair, machine, seed, start_and_link, wait_sync
 from tests.harness import RunningAgent, init_agent, wait_until
 
 
@@ -75,6 +75,32 @@ def _served_scrub(agent: RunningAgent, rate_mb_s: float, measure_api: bool) -> t
     return report, latencies
 
 
+def _sync_rows(base: Path, table: Table, count: int, each: int) -> None:
+    """Does a scrub starve the sync? An incremental sync of count/2 new recordings, alone and while both
+    appliances scrub at the default rate."""
+    primary, backup = establish_pair(base)
+    seed(primary, count, each)
+    start_and_link(primary, backup)
+    try:
+        wait_sync(backup)
+        for scrubbing in (False, True, False):  # alone on both sides of it: the first one warms up
+            seed(primary, count // 2, each)
+            if scrubbing:
+                for agent in (primary, backup):
+                    r = agent.request("POST", "/api/v1/site/verify")
+                    assert r.status_code == 202 and r.json()["started"], r.text
+            report = wait_sync(backup)
+            assert report["status"] == "ok", report
+            busy = [a.get("/api/v1/site/verify")["running"] is not None for a in (primary, backup)]
+            mb = count // 2 * each / 1e6
+            table.add("incremental sync" + (", both appliances scrubbing at 50 MB/s" if scrubbing else ", alone"),
+                      f"{mb:.0f} MB", f"{report['duration_s']:.2f} s", f"{mb / report['duration_s']:.0f} MB/s",
+                      f"still scrubbing when it ended: {busy}" if scrubbing else "")
+    finally:
+        for agent in (primary, backup):
+            agent.terminate()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -109,6 +135,7 @@ def main() -> int:
             table.add(f"serving agent, verify_rate_mb_s {rate:g}", f"{mb:.0f} MB", f"{served['duration_s']:.2f} s",
                       f"{served['bytes_checked'] / 1e6 / served['duration_s']:.0f} MB/s", api)
         agent.terminate()
+        _sync_rows(base / "pair", table, count, each)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"Machine: {machine()}")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from pa_console.agent.api import email, events, failover, health, peer, peer_failover, role, security, settings, site
+from pa_console.agent.api import compat, email, events, failover, health, peer, peer_failover, role, security, settings, site
 from pa_console.agent.errors import install_error_handlers
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.takeover_methods import api as takeover_methods
@@ -31,4 +31,7 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
     for module in (health, settings, security, email, site, events, failover, role, peer, peer_failover,
                    takeover_methods):
         app.include_router(module.router, prefix=API_PREFIX)
+    # Outside /api/v1, where BeyondTrust has them (issue 16).
+    app.include_router(compat.router)
+    app.include_router(compat.command_router)
     return app

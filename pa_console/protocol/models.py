@@ -275,7 +275,8 @@ class Event(_Model):
 
 
 class SharedAddress(_Strict):
-    driver: Literal["loopback", "iproute2"] = "loopback"
+    # load_balancer: no address moves; `address` is this appliance's own, served while primary (issue 16).
+    driver: Literal["loopback", "iproute2", "load_balancer"] = "loopback"
     address: str
     port: int = Field(default=8443, ge=1, le=65535)
     interface: str | None = Field(default=None, max_length=15)

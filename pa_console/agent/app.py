@@ -7,8 +7,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from pa_console.agent.api import compat, email, events, failover, health, peer, peer_failover, role, security, settings, site
+from pa_console.agent.api import (
+    compat,
+    email,
+    events,
+    failover,
+    health,
+    metrics,
+    peer,
+    peer_failover,
+    role,
+    security,
+    settings,
+    site,
+)
 from pa_console.agent.errors import install_error_handlers
+from pa_console.agent.metrics import AgentMetrics
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.takeover_methods import api as takeover_methods
 from pa_console.protocol.constants import API_PREFIX, PRODUCT_VERSION
@@ -27,6 +41,7 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
                   # No unauthenticated documentation endpoints: every endpoint needs the token.
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    app.state.metrics = AgentMetrics(runtime)  # counts events from here on
     install_error_handlers(app)
     for module in (health, settings, security, email, site, events, failover, role, peer, peer_failover,
                    takeover_methods):
@@ -34,4 +49,5 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
     # Outside /api/v1, where BeyondTrust has them (issue 16).
     app.include_router(compat.router)
     app.include_router(compat.command_router)
+    app.include_router(metrics.router)
     return app

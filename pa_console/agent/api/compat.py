@@ -97,6 +97,7 @@ async def _set_failover_role(request: Request, runtime: Runtime, params: dict[st
     if role not in ("primary", "backup"):
         raise AgentError(400, f"role must be primary or backup, not {role[:20]!r}." if role else
                          "The role parameter is missing; give role=primary or role=backup.")
-    wanted = RoleRequest(role="primary" if role == "primary" else "backup", sync_first=_flag(params, "data_sync_first"), force=_flag(params, "force"))
+    wanted = RoleRequest(role="primary" if role == "primary" else "backup",
+                         sync_first=_flag(params, "data_sync_first"), force=_flag(params, "force"))
     result = await request_role(FailoverService.of(runtime), wanted)
     return _xml(xml_answers.success(result.detail))

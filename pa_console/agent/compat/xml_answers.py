@@ -21,7 +21,8 @@ def appliance_id(fingerprint: str) -> str:
 
 
 def _document(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return document
 
 
 def check_health(health: Health, verdict: HealthVerdict, shared: SharedAddress | None) -> bytes:

@@ -1,4 +1,4 @@
-"""`pa-agent`: init, serve, info, seed."""
+"""`pa-agent`: init, serve, info, seed, status."""
 
 from __future__ import annotations
 
@@ -80,6 +80,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(DataDir(Path(args.data_dir)), host, port, args.log_level)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from pa_console.agent.status import status
+
+    for line in status(load_identity(DataDir(Path(args.data_dir)), check=False)):
+        print(line)
+    return 0
+
+
+def add_status_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="print the role, peer, last sync and countdown")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.set_defaults(func=cmd_status)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa-agent", description="The per-appliance failover agent.")
     parser.add_argument("--version", action="version", version=f"pa-agent {__version__}")
@@ -109,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, required=True, metavar="N")
     p.add_argument("--recording-bytes", type=int, default=0, metavar="B")
     p.set_defaults(func=cmd_seed)
+
+    add_status_parser(sub)
     return parser
 
 

@@ -68,11 +68,11 @@ def _ago(when: dt.datetime, now: dt.datetime) -> str:
 def _size(n: int) -> str:
     if n < 1000:
         return f"{n} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB"):
-        value /= 1000
+    value, unit = n / 1000, "kB"
+    for bigger in ("MB", "GB"):
         if value < 1000:
             break
+        value, unit = value / 1000, bigger
     return f"{value:.1f} {unit}"
 
 

@@ -73,7 +73,8 @@ def _read_only(request: Request) -> bool:
     return bool(getattr(getattr(request.state, "principal", None), "read_only", False))
 
 
-@command_router.api_route("/api/command", methods=["GET", "POST"])
+@command_router.get("/api/command", operation_id="command_get")
+@command_router.post("/api/command", operation_id="command_post")
 async def command(request: Request, runtime: Runtime) -> Response:
     try:
         params = await _parameters(request)

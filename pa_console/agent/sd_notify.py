@@ -14,9 +14,18 @@ import socket
 log = logging.getLogger(__name__)
 
 
-def under_systemd() -> bool:
-    """Started by systemd: stderr then goes to the journal (JOURNAL_STREAM) or the unit has an INVOCATION_ID."""
-    return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
+def stderr_is_journal() -> bool:
+    """Whether standard error goes to the journal, as systemd.exec(5) says to check it: JOURNAL_STREAM names the
+    device and inode of the stream systemd connected, and it must be this process's stderr (the variable is
+    inherited by children whose stderr may have been redirected, e.g. a shell in a terminal started by systemd)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    if not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        st = os.fstat(2)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))
 
 
 def notify(state: str) -> bool:

@@ -19,7 +19,7 @@ from pa_console.agent.identity import load_identity
 from pa_console.agent.malloc import tune_for_bulk_transfer
 from pa_console.agent.paths import DataDir
 from pa_console.agent.runtime import AgentRuntime
-from pa_console.agent.sd_notify import notify, under_systemd, watchdog_interval_s, watchdog_pings
+from pa_console.agent.sd_notify import notify, stderr_is_journal, watchdog_interval_s, watchdog_pings
 from pa_console.agent.services import install_services
 from pa_console.agent.store.db import Database
 
@@ -31,12 +31,13 @@ LOG_BACKUPS = 5
 
 
 def _configure_logging(data_dir: DataDir, level: str) -> None:
-    """Under systemd, standard error only (the journal timestamps it); elsewhere also DATA_DIR/agent.log, rotated."""
+    """When stderr is the journal (under systemd), stderr only: the journal timestamps and rotates it. Elsewhere
+    stderr and DATA_DIR/agent.log, rotated."""
     root = logging.getLogger()
     root.setLevel(level.upper())
     stream = logging.StreamHandler()
     handlers: list[logging.Handler] = [stream]
-    if under_systemd():
+    if stderr_is_journal():
         stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     else:
         stream.setFormatter(logging.Formatter(LOG_FORMAT))

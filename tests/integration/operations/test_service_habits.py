@@ -36,8 +36,13 @@ def test_ready_watchdog_and_stopping_under_systemd(tmp_path: Path) -> None:
         sock.bind(str(notify_path))
         sock.settimeout(0.5)
         agent: RunningAgent = init_agent(tmp_path, "unit")
+        # The harness sends the agent's stderr to serve.out: made the "journal" stream, as systemd names it.
+        journal = agent.data_dir / "serve.out"
+        journal.touch()
+        st = journal.stat()
         agent.extra_env = {"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "1000000",
-                           "JOURNAL_STREAM": "8:12345", "INVOCATION_ID": "0123456789abcdef0123456789abcdef"}
+                           "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}",
+                           "INVOCATION_ID": "0123456789abcdef0123456789abcdef"}
         agent.start()
         try:
             got = _receive(sock, lambda g: sum(m == "WATCHDOG=1" for m in g) >= 3)
@@ -54,9 +59,12 @@ def test_ready_watchdog_and_stopping_under_systemd(tmp_path: Path) -> None:
     assert "pa-agent unit serving" in agent.output()
 
 
-def test_elsewhere_a_rotating_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
-    monkeypatch.delenv("INVOCATION_ID", raising=False)
+@pytest.mark.parametrize("journal_stream", [None, "8:12345"])  # none, or inherited but not this stderr
+def test_elsewhere_a_rotating_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal_stream: str | None) -> None:
+    if journal_stream is None:
+        monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    else:
+        monkeypatch.setenv("JOURNAL_STREAM", journal_stream)
     data_dir = DataDir(tmp_path)
     root = logging.getLogger()
     before, level = list(root.handlers), root.level

@@ -18,26 +18,38 @@ class CaFileError(ValueError):
     """A CA file that cannot be used, in one sentence."""
 
 
-def check_ca_file(path: str) -> int:
-    """The number of certificates in the PEM file; raises CaFileError saying what to do."""
-    file = Path(path)
+PEM_MARK = "-----BEGIN CERTIFICATE-----"
+
+
+def _is_pem(value: str) -> bool:
+    return value.lstrip().startswith(PEM_MARK)
+
+
+def _certificates(data: bytes, what: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise CaFileError(f"{what} holds no PEM certificate; give the CA certificate in PEM form "
+                          "(-----BEGIN CERTIFICATE-----).") from None
+
+
+def check_ca_file(value: str) -> int:
+    """The number of certificates in the CA file (a path, or the PEM text); raises CaFileError saying what to do."""
+    if _is_pem(value):
+        return len(_certificates(value.encode(), "The CA certificate given"))
+    file = Path(value)
     if not file.is_absolute():
-        raise CaFileError(f"The CA file {path!r} must be an absolute path on the appliance, such as "
-                          "/etc/pa-agent/smtp-ca.pem.")
+        raise CaFileError(f"The CA file {value!r} must be an absolute path on the appliance, such as "
+                          "/etc/pa-agent/smtp-ca.pem, or the PEM text itself.")
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        raise CaFileError(f"The CA file {path} does not exist on this appliance; copy the relay's CA certificate "
-                          "(PEM) there, on both appliances.") from None
+        raise CaFileError(f"The CA file {value} does not exist on this appliance; copy the relay's CA certificate "
+                          "(PEM) there, on both appliances, or give the PEM text itself.") from None
     except OSError as exc:
-        raise CaFileError(f"The CA file {path} cannot be read ({exc.strerror}); make it readable by the pa-agent "
+        raise CaFileError(f"The CA file {value} cannot be read ({exc.strerror}); make it readable by the pa-agent "
                           "user.") from None
-    try:
-        certificates = x509.load_pem_x509_certificates(data)
-    except ValueError:
-        raise CaFileError(f"The CA file {path} holds no PEM certificate; give the CA certificate in PEM form "
-                          "(-----BEGIN CERTIFICATE-----).") from None
-    return len(certificates)
+    return len(_certificates(data, f"The CA file {value}"))
 
 
 def smtp_tls_context(ca_file: str = "") -> ssl.SSLContext:
@@ -46,9 +58,21 @@ def smtp_tls_context(ca_file: str = "") -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if ca_file:
         check_ca_file(ca_file)
-        ctx.load_verify_locations(cafile=ca_file)
+        if _is_pem(ca_file):
+            ctx.load_verify_locations(cadata=ca_file)
+        else:
+            ctx.load_verify_locations(cafile=ca_file)
     return ctx
 
 
 def describe_verification(ca_file: str) -> str:
-    return "the system trust store" + (f" and the CA file {ca_file}" if ca_file else "")
+    if not ca_file:
+        return "the system trust store"
+    if _is_pem(ca_file):
+        try:
+            subjects = [c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(ca_file.encode())]
+        except ValueError:
+            subjects = []
+        return "the system trust store and the CA certificate given in the settings" + \
+            (f" ({'; '.join(subjects)})" if subjects else "")
+    return f"the system trust store and the CA file {ca_file}"

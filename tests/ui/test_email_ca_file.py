@@ -41,3 +41,16 @@ def test_email_pane_shows_verification_and_saves_the_ca_file(qtbot: Any, aloop: 
     (body,) = api.called("update_email")[0]
     assert body.ca_file == "/etc/pa-agent/smtp-ca.pem"
     qtbot.waitUntil(lambda: "CA file" in pane.verification.text())
+
+
+def test_a_ca_given_as_pem_text_is_kept(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    lone = appliance("alpha", 1001)
+    lone.set_email(EmailConfig(host="relay.example.com", sender="pa@example.com", recipients=["a@example.com"],
+                               ca_file=pem))
+    fleet = fake_fleet(tmp_path, lone)
+    pane = EmailPane(fleet)
+    qtbot.addWidget(pane)
+    pane.set_appliance(lone.id)
+    assert pane.ca_file.text() == "" and "a CA certificate is set" in pane.ca_file.placeholderText()
+    assert pane.update_body().ca_file == pem.strip()

@@ -28,6 +28,7 @@ class EmailPane(QWidget):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._loaded: EmailConfig | None = None
+        self._ca_pem = ""
         self._subs = Subscriptions(self)
         self._busy = False
         self.setAccessibleName("Email")
@@ -141,7 +142,11 @@ class EmailPane(QWidget):
         )
         self.sender_edit.setText(config.sender)
         self.recipients.setText(", ".join(config.recipients))
-        self.ca_file.setText(config.ca_file)
+        # A CA given as PEM text (through the API) is kept as it is; a line edit would mangle its lines.
+        self._ca_pem = config.ca_file if config.ca_file.startswith("-----BEGIN") else ""
+        self.ca_file.setText("" if self._ca_pem else config.ca_file)
+        self.ca_file.setPlaceholderText("(a CA certificate is set; type a path to replace it)" if self._ca_pem
+                                        else "/etc/pa-agent/smtp-ca.pem (optional)")
         text = config.verification
         self.verification.setText(text[:1].upper() + text[1:] + "." if text else "")
 
@@ -155,7 +160,7 @@ class EmailPane(QWidget):
             password=self.password.text() or None,
             sender=self.sender_edit.text(),
             recipients=[r for r in self.recipients.text().replace(";", ",").split(",") if r.strip()],
-            ca_file=self.ca_file.text(),
+            ca_file=self.ca_file.text() or self._ca_pem,
         )
 
     @async_slot

@@ -124,6 +124,12 @@ def test_a_company_relay_with_its_ca_file(agents: Callable[..., RunningAgent], r
     assert result == {"ok": True, "code": 250, "message": "2.0.0 Ok: queued as 4XyZ."}, result
     assert len(server.received) == 1 and "test message" in str(server.received[0]["Subject"])
 
+    # The PEM text itself works too (it then travels to the backup with the sync).
+    r = alpha.request("PUT", "/api/v1/email", json=server.config(ca_file=ca_pem.read_text()))
+    assert r.status_code == 200 and "CN=Example Corp Test CA" in r.json()["verification"], r.text
+    result = alpha.request("POST", "/api/v1/email/test").json()
+    assert result["ok"] is True and len(server.received) == 2, result
+
     # A refused recipient: the server's code and text in a sentence, no Python repr, no double full stop.
     r = alpha.request("PUT", "/api/v1/email", json=server.config(ca_file=str(ca_pem),
                                                                   recipients=["x@blocked.example.com"]))
@@ -155,6 +161,7 @@ def test_the_system_trust_store_is_used(tmp_path: Path, relay: tuple[Relay, Path
     ("relative/ca.pem", "absolute path"),
     ("/nonexistent/ca.pem", "does not exist on this appliance"),
     ("/etc/passwd", "holds no PEM certificate"),
+    ("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", "holds no PEM certificate"),
 ])
 def test_a_bad_ca_file_is_refused_in_a_sentence(agents: Callable[..., RunningAgent], relay: tuple[Relay, Path],
                                                 ca_file: str, words: str) -> None:

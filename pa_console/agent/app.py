@@ -7,20 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from pa_console.agent.api import (
-    compat,
-    email,
-    events,
-    failover,
-    health,
-    metrics,
-    peer,
-    peer_failover,
-    role,
-    security,
-    settings,
-    site,
-)
+from pa_console.agent.api import email, events, failover, health, peer, peer_failover, role, security, settings, site
+from pa_console.agent.api.compat import command_router as compat_command_router
+from pa_console.agent.api.compat import router as compat_router
+from pa_console.agent.api.metrics import router as metrics_router
 from pa_console.agent.errors import install_error_handlers
 from pa_console.agent.metrics import AgentMetrics
 from pa_console.agent.runtime import AgentRuntime
@@ -47,7 +37,6 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
                    takeover_methods):
         app.include_router(module.router, prefix=API_PREFIX)
     # Outside /api/v1, where BeyondTrust has them (issue 16).
-    app.include_router(compat.router)
-    app.include_router(compat.command_router)
-    app.include_router(metrics.router)
+    for router in (compat_router, compat_command_router, metrics_router):
+        app.include_router(router)
     return app

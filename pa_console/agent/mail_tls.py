@@ -7,7 +7,9 @@ addition. Verification is never turned off.
 
 from __future__ import annotations
 
+import os
 import ssl
+import stat
 from pathlib import Path
 
 import truststore
@@ -19,6 +21,7 @@ class CaFileError(ValueError):
 
 
 PEM_MARK = "-----BEGIN CERTIFICATE-----"
+MAX_CA_FILE_BYTES = 1024 * 1024  # a CA bundle of a few hundred certificates
 
 
 def _is_pem(value: str) -> bool:
@@ -42,10 +45,19 @@ def check_ca_file(value: str) -> int:
         raise CaFileError(f"The CA file {value!r} must be an absolute path on the appliance, such as "
                           "/etc/pa-agent/smtp-ca.pem, or the PEM text itself.")
     try:
-        data = file.read_bytes()
+        # Only a regular file of reasonable size: never a device, FIFO or /proc file that would block or not end.
+        with file.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise CaFileError(f"The CA file {value} is not a regular file; give the path of a PEM file.")
+            data = handle.read(MAX_CA_FILE_BYTES + 1)
+        if len(data) > MAX_CA_FILE_BYTES:
+            raise CaFileError(f"The CA file {value} is larger than {MAX_CA_FILE_BYTES // 1024} KiB; give only the "
+                              "relay's CA certificates.")
     except FileNotFoundError:
         raise CaFileError(f"The CA file {value} does not exist on this appliance; copy the relay's CA certificate "
                           "(PEM) there, on both appliances, or give the PEM text itself.") from None
+    except IsADirectoryError:
+        raise CaFileError(f"The CA file {value} is not a regular file; give the path of a PEM file.") from None
     except OSError as exc:
         raise CaFileError(f"The CA file {value} cannot be read ({exc.strerror}); make it readable by the pa-agent "
                           "user.") from None

@@ -161,6 +161,8 @@ def test_the_system_trust_store_is_used(tmp_path: Path, relay: tuple[Relay, Path
     ("relative/ca.pem", "absolute path"),
     ("/nonexistent/ca.pem", "does not exist on this appliance"),
     ("/etc/passwd", "holds no PEM certificate"),
+    ("/dev/zero", "not a regular file"),
+    ("/etc", "not a regular file"),
     ("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", "holds no PEM certificate"),
 ])
 def test_a_bad_ca_file_is_refused_in_a_sentence(agents: Callable[..., RunningAgent], relay: tuple[Relay, Path],

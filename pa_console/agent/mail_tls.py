@@ -46,7 +46,8 @@ def check_ca_file(value: str) -> int:
                           "/etc/pa-agent/smtp-ca.pem, or the PEM text itself.")
     try:
         # Only a regular file of reasonable size: never a device, FIFO or /proc file that would block or not end.
-        with file.open("rb") as handle:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        with os.fdopen(os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise CaFileError(f"The CA file {value} is not a regular file; give the path of a PEM file.")
             data = handle.read(MAX_CA_FILE_BYTES + 1)

@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,12 +164,16 @@ def test_the_system_trust_store_is_used(tmp_path: Path, relay: tuple[Relay, Path
     ("/etc/passwd", "holds no PEM certificate"),
     ("/dev/zero", "not a regular file"),
     ("/etc", "not a regular file"),
+    ("FIFO", "not a regular file"),
     ("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", "holds no PEM certificate"),
 ])
 def test_a_bad_ca_file_is_refused_in_a_sentence(agents: Callable[..., RunningAgent], relay: tuple[Relay, Path],
                                                 ca_file: str, words: str) -> None:
     server, _ = relay
     alpha = agents("alpha")
+    if ca_file == "FIFO":
+        ca_file = str(alpha.data_dir / "ca.fifo")
+        os.mkfifo(ca_file)
     r = alpha.request("PUT", "/api/v1/email", json=server.config(ca_file=ca_file))
     assert r.status_code == 422 and words in r.json()["detail"], r.text
     assert alpha.get("/api/v1/email")["host"] == ""  # nothing was saved

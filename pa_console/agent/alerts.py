@@ -21,6 +21,9 @@ async def mail_admin(runtime: AgentRuntime, subject: str, body: str, kind: str) 
     except MailError as exc:
         runtime.bus.publish(EventType.MAIL_FAILED, kind=kind, subject=subject, error=str(exc))
         return False
+    if not result.ok:  # some recipients refused: told, not counted as sent
+        runtime.bus.publish(EventType.MAIL_FAILED, kind=kind, subject=subject, error=result.message)
+        return False
     runtime.bus.publish(EventType.MAIL_SENT, kind=kind, subject=subject, answer=result.message)
     return True
 

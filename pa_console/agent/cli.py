@@ -1,4 +1,4 @@
-"""`pa-agent`: init, serve, info, seed, verify."""
+"""`pa-agent`: init, serve, info, seed, verify, status."""
 
 from __future__ import annotations
 
@@ -87,6 +87,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return run(DataDir(Path(args.data_dir)).db, args.json)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from pa_console.agent.status import status
+
+    for line in status(load_identity(DataDir(Path(args.data_dir)), check=False)):
+        print(line)
+    return 0
+
+
+def add_status_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="print the role, peer, last sync and countdown")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.set_defaults(func=cmd_status)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa-agent", description="The per-appliance failover agent.")
     parser.add_argument("--version", action="version", version=f"pa-agent {__version__}")
@@ -122,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_verify)
+    add_status_parser(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import socket
@@ -18,18 +19,32 @@ from pa_console.agent.identity import load_identity
 from pa_console.agent.malloc import tune_for_bulk_transfer
 from pa_console.agent.paths import DataDir
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.sd_notify import notify, stderr_is_journal, watchdog_interval_s, watchdog_pings
 from pa_console.agent.services import install_services
 from pa_console.agent.store.db import Database
 
 log = logging.getLogger(__name__)
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_MAX_BYTES = 10 * 1024 * 1024  # agent.log plus 5 older files: at most 60 MB
+LOG_BACKUPS = 5
+
 
 def _configure_logging(data_dir: DataDir, level: str) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """When stderr is the journal (under systemd), stderr only: the journal timestamps and rotates it. Elsewhere
+    stderr and DATA_DIR/agent.log, rotated."""
     root = logging.getLogger()
     root.setLevel(level.upper())
-    for handler in (logging.StreamHandler(), logging.FileHandler(data_dir.log)):
-        handler.setFormatter(fmt)
+    stream = logging.StreamHandler()
+    handlers: list[logging.Handler] = [stream]
+    if stderr_is_journal():
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        stream.setFormatter(logging.Formatter(LOG_FORMAT))
+        rotating = logging.handlers.RotatingFileHandler(data_dir.log, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
+        rotating.setFormatter(logging.Formatter(LOG_FORMAT))
+        handlers.append(rotating)
+    for handler in handlers:
         root.addHandler(handler)
 
 
@@ -46,6 +61,9 @@ def bind(host: str, port: int) -> socket.socket:
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after a graceful stop (exit status -15); a clean stop should exit 0."""
 
+    status = "serving"
+    _watchdog: asyncio.Task[None] | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
@@ -59,6 +77,22 @@ class _Server(uvicorn.Server):
 
     def _stop(self) -> None:
         self.should_exit = True
+        notify("STOPPING=1")
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serving (lifespan done, sockets accepting): tell systemd (Type=notify), and start the watchdog pings."""
+        await super().startup(sockets)
+        if self.should_exit:
+            return
+        notify(f"READY=1\nSTATUS={self.status}")
+        interval = watchdog_interval_s()
+        if interval is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(watchdog_pings(interval))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        await super().shutdown(sockets)
 
 
 def format_address(host: str, port: int) -> str:
@@ -88,6 +122,7 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
                             # Event streams never end by themselves; don't let them hold up a stop.
                             timeout_graceful_shutdown=3)
     server = _Server(config)
+    server.status = f"serving https://{listen}"
     tmp = data_dir.listen.with_suffix(".tmp")
     tmp.write_text(json.dumps({"listen": listen, "pid": os.getpid()}))
     os.replace(tmp, data_dir.listen)

@@ -214,6 +214,10 @@ class EmailConfig(_Model):
     password_set: bool = False
     sender: str = ""
     recipients: list[str] = Field(default_factory=list)
+    # The relay's CA, trusted besides the system trust store (issue 16): a PEM file's path, or the PEM text.
+    ca_file: str = ""
+    # How the server's certificate is verified, in words (read-only; the agent says it).
+    verification: str = ""
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -228,6 +232,18 @@ class EmailConfigUpdate(_Strict):
     password: str | None = Field(default=None, max_length=1024)
     sender: str = Field(default="", max_length=320)
     recipients: list[str] = Field(default_factory=list, max_length=100)
+    # The relay's CA, trusted besides the system trust store: the absolute path of a PEM file on the appliance, or
+    # the PEM text itself (which then travels to the backup with the sync); "" trusts the system trust store alone.
+    ca_file: str = Field(default="", max_length=65_536)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("/", "-----BEGIN CERTIFICATE-----")):
+            raise ValueError("must be an absolute path on the appliance, such as /etc/pa-agent/smtp-ca.pem, or the "
+                             "CA certificate in PEM form")
+        return value
 
     @field_validator("host")
     @classmethod
@@ -283,7 +299,8 @@ class Event(_Model):
 
 
 class SharedAddress(_Strict):
-    driver: Literal["loopback", "iproute2"] = "loopback"
+    # load_balancer: no address moves; `address` is this appliance's own, served while primary (issue 16).
+    driver: Literal["loopback", "iproute2", "load_balancer"] = "loopback"
     address: str
     port: int = Field(default=8443, ge=1, le=65535)
     interface: str | None = Field(default=None, max_length=15)

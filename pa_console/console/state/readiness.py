@@ -118,6 +118,13 @@ def _shared_address(primary: ApplianceState, backup: ApplianceState | None, sett
         return ReadinessItem(
             "shared", title, False, f"No shared address is set on {primary.name}, which serves it until a failover."
         )
+    if sa.driver == "load_balancer" or sb.driver == "load_balancer":
+        # Behind a load balancer each appliance serves the site on its own address (issue 16): no shared subnet.
+        if sa.driver != sb.driver:
+            return ReadinessItem("shared", title, False, f"{primary.name} uses the {sa.driver} method, "
+                                 f"{backup.name} the {sb.driver} method; use load_balancer on both.")
+        return ReadinessItem("shared", title, True, f"Behind a load balancer: {primary.name} serves "
+                             f"{sa.address}:{sa.port}, {backup.name} {sb.address}:{sb.port} when primary.")
     if (sa.address, sa.port) != (sb.address, sb.port):
         return ReadinessItem(
             "shared",

@@ -64,7 +64,7 @@ class SettingsForm(QGroupBox):
         self.shared_enabled = QCheckBox("Use a &shared address")
         self.shared_enabled.setAccessibleName("Use a shared address")
         self.driver = QComboBox()
-        self.driver.addItems(["loopback", "iproute2"])
+        self.driver.addItems(["loopback", "iproute2", "load_balancer"])
         self.driver.setAccessibleName("Shared address driver")
         self.address: QLineEdit = line_edit("Shared address", "10.0.0.100")
         self.address_port: QSpinBox = port_box("Shared address port", 8443)
@@ -138,7 +138,8 @@ class SettingsForm(QGroupBox):
         if not self.shared_enabled.isChecked():
             return None
         try:
-            driver = "iproute2" if self.driver.currentText() == "iproute2" else "loopback"
+            text = self.driver.currentText()
+            driver = "iproute2" if text == "iproute2" else "load_balancer" if text == "load_balancer" else "loopback"
             return SharedAddress(
                 driver=driver,
                 address=self.address.text(),

@@ -8,10 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import pydantic
-
 from pa_console.console.state.observable import Signal
 from pa_console.console.state.status import ConnectionStatus
+from pa_console.protocol.events import (
+    AwaitingManualFailover,
+    Countdown,
+    Demoted,
+    PrimaryLost,
+    PrimaryRecovered,
+    RoleChanged,
+    SyncFailed,
+    SyncFinished,
+    SyncProgressed,
+    SyncStarted,
+    Takeover,
+)
 from pa_console.protocol.models import (
     EmailConfig,
     Event,
@@ -73,7 +84,14 @@ class ApplianceState:
         self.relationship: RelationshipInfo | None = None
         self.progress: SyncProgress | None = None
         self.last_report: SyncReport | None = None
+        # One clock for the failover countdown: every view reads countdown_left() (issue 15: banner, diagram,
+        # takeover box and notification show the same second). Set from the agent's failover_in_s on arrival.
         self.countdown_deadline: float | None = None
+        # What the agent said will happen when the countdown ends (action, takeover_blocked), and why the primary
+        # was lost (the agent's `error`), and why no takeover happened (awaiting manual failover).
+        self.failover_outlook: Countdown | None = None
+        self.lost_reason: str | None = None
+        self.manual_reason: str | None = None
         self.events: deque[Event] = deque(maxlen=keep)
         self.last_event_id = 0
         self.changed: Signal[str] = Signal()
@@ -170,75 +188,72 @@ class ApplianceState:
             self.last_event_id = event.id
         self.events.append(event)
         self.event_received.emit(event)
-        data = event.data
-        kind = event.type
-        if kind == EventType.SYNC_PROGRESS:
-            try:
-                return SyncProgress.model_validate(data)
-            except pydantic.ValidationError:
-                return None
-        if kind == EventType.SYNC_STARTED:
-            self._patch_health(last_sync_status=SyncStatus.RUNNING)
-            self.progress = SyncProgress(phase=str(data.get("phase", "starting")))
-            self.changed.emit("progress")
-        elif kind in (EventType.SYNC_FINISHED, EventType.SYNC_FAILED):
-            self._apply_report(event)
-        elif kind == EventType.COUNTDOWN:
-            left = data.get("failover_in_s")
-            if isinstance(left, int | float):
-                self.countdown_deadline = self._clock() + float(left)
-                self._patch_health(
-                    failover_in_s=float(left),
-                    primary_reachable=False,
-                    auto_failover=bool(data.get("auto_failover", self.health and self.health.auto_failover)),
-                )
+        match event.body:
+            case SyncProgressed() as body:
+                return body.progress()
+            case SyncStarted():
+                self._patch_health(last_sync_status=SyncStatus.RUNNING)
+                self.progress = SyncProgress(phase="starting")
+                self.changed.emit("progress")
+            case SyncFinished() | SyncFailed() as body:
+                self._apply_report(body.report(), event)
+            case Countdown() as body:
+                self.countdown_deadline = self._clock() + body.failover_in_s
+                self.failover_outlook = body
+                self._patch_health(failover_in_s=body.failover_in_s, primary_reachable=False,
+                                   auto_failover=body.auto_failover, awaiting_manual_failover=False)
                 self.changed.emit("countdown")
-        elif kind == EventType.PRIMARY_LOST:
-            self._patch_health(primary_reachable=False)
-            self.changed.emit("health")
-        elif kind == EventType.AWAITING_MANUAL_FAILOVER:
-            self.countdown_deadline = None
-            self._patch_health(awaiting_manual_failover=True, failover_in_s=None, primary_reachable=False)
-            self.changed.emit("countdown")
-        elif kind == EventType.PRIMARY_RECOVERED:
-            self.countdown_deadline = None
-            self._patch_health(primary_reachable=True, failover_in_s=None, awaiting_manual_failover=False)
-            self.changed.emit("countdown")
-        elif kind in (EventType.ROLE_CHANGED, EventType.TAKEOVER, EventType.DEMOTED):
-            self._apply_role(event)
+            case PrimaryLost() as body:
+                self.lost_reason = body.error or None
+                if body.failover_in_s is not None:
+                    self.countdown_deadline = self._clock() + body.failover_in_s
+                    self.failover_outlook = Countdown(failover_in_s=body.failover_in_s,
+                                                      auto_failover=body.auto_failover, action=body.action,
+                                                      takeover_blocked=body.takeover_blocked)
+                self._patch_health(primary_reachable=False, auto_failover=body.auto_failover)
+                self.changed.emit("countdown")
+            case AwaitingManualFailover() as body:
+                self.countdown_deadline = None
+                self.manual_reason = body.reason or None
+                self._patch_health(awaiting_manual_failover=True, failover_in_s=None, primary_reachable=False)
+                self.changed.emit("countdown")
+            case PrimaryRecovered():
+                self._end_incident()
+                self._patch_health(primary_reachable=True, failover_in_s=None, awaiting_manual_failover=False)
+                self.changed.emit("countdown")
+            case RoleChanged() as body:
+                self._apply_role(_role(body.role), body.epoch, standalone_known=True)
+            case Takeover() as body:
+                self._apply_role(_role(body.role) or Role.PRIMARY, body.epoch)
+            case Demoted() as body:
+                self._apply_role(Role.BACKUP, body.epoch)
+            case _:
+                pass
         return None
 
-    def _apply_report(self, event: Event) -> None:
-        try:
-            report = SyncReport.model_validate(event.data)
-        except pydantic.ValidationError:
-            report = None
-        status = SyncStatus.OK if event.type == EventType.SYNC_FINISHED else SyncStatus.FAILED
-        if report is not None:
-            self.last_report = report
-            self._patch_health(last_sync_status=report.status, last_sync_at=report.finished_at or event.ts)
-        else:
-            self._patch_health(last_sync_status=status, last_sync_at=event.ts)
+    def _end_incident(self) -> None:
+        self.countdown_deadline = None
+        self.failover_outlook = None
+        self.lost_reason = None
+        self.manual_reason = None
+
+    def _apply_report(self, report: SyncReport, event: Event) -> None:
+        self.last_report = report
+        self._patch_health(last_sync_status=report.status, last_sync_at=report.finished_at or event.ts)
         self.progress = None
         self.changed.emit("sync")
 
-    def _apply_role(self, event: Event) -> None:
+    def _apply_role(self, role: Role | None, epoch: int | None, *, standalone_known: bool = False) -> None:
         fields: dict[str, object] = {}
-        role = event.data.get("role")
-        if event.type == EventType.TAKEOVER:
-            role = role or Role.PRIMARY
-        if event.type == EventType.DEMOTED:
-            role = role or Role.BACKUP
-        if role in {r.value for r in Role}:
-            fields["role"] = Role(str(role))
-            if event.type == EventType.ROLE_CHANGED:
-                fields["relationship_established"] = fields["role"] != Role.STANDALONE
-        epoch = event.data.get("epoch")
-        if isinstance(epoch, int):
+        if role is not None:
+            fields["role"] = role
+            if standalone_known:
+                fields["relationship_established"] = role != Role.STANDALONE
+        if epoch is not None:
             fields["epoch"] = epoch
-        if event.type == EventType.TAKEOVER or fields.get("role") == Role.PRIMARY:
+        if role != Role.BACKUP:
             fields.update(failover_in_s=None, awaiting_manual_failover=False, primary_reachable=None)
-            self.countdown_deadline = None
+            self._end_incident()
         self._patch_health(**fields)
         self.changed.emit("health")
 
@@ -251,3 +266,7 @@ class ApplianceState:
 
     def last_sync_at(self) -> datetime | None:
         return self.health.last_sync_at if self.health is not None else None
+
+
+def _role(value: str) -> Role | None:
+    return Role(value) if value in {r.value for r in Role} else None

@@ -148,12 +148,13 @@ def test_countdown_ticks_and_become_primary_forced(qtbot: Any, aloop: Any, tmp_p
     box = pane.takeover
     assert box.isVisible() and not pane.establish_box.isVisible()
     assert box.sync_first.isVisible() and not box.force.isVisible()
-    backup.apply_event(event(PrimaryLost()))
-    backup.apply_event(event(Countdown(failover_in_s=30, auto_failover=True)))
-    assert box.countdown.text() == "Primary lost. In 30 s the backup takes over automatically."
+    backup.apply_event(event(PrimaryLost(error="connection refused")))
+    backup.apply_event(event(Countdown(failover_in_s=30, auto_failover=True, action="takeover")))
+    assert box.countdown.text() == "Primary lost · automatic takeover in 30 s\nWhy: connection refused"
+    assert box.big_countdown.text() == "30 s" and box.big_countdown.isVisibleTo(box)
     assert box.timer.isActive() and box.timer.interval() == 1000
     clock.advance(3)
-    qtbot.waitUntil(lambda: "In 27 s" in box.countdown.text(), timeout=2500)
+    qtbot.waitUntil(lambda: "in 27 s" in box.countdown.text(), timeout=2500)
     # Unreachable primary: only a forced takeover is possible.
     assert box.force.isVisible() and not box.sync_first.isVisible()
     assert not box.become_primary.isEnabled()

@@ -152,9 +152,13 @@ def test_main_window_hides_email_on_backup_and_shows_notices(qtbot: Any, aloop: 
     window.appliances.select(primary.id)
     assert window.tabs.isTabVisible(window.tabs.indexOf(window.email))
     assert "alpha (127.0.0.1:1001)" in window.status_label.text()
-    fleet.notifier.on_event("beta", event(PrimaryLost()))
-    assert window.banner.isVisible() and "beta: primary lost" in window.banner.label.text()
-    window.banner.dismiss.click()
+    backup.apply_event(event(PrimaryLost(error="connection refused", failover_in_s=30,
+                                         action="await_manual_failover")))
+    assert window.banner.isVisible()
+    assert window.banner.label.text() == (
+        "beta: Primary lost (connection refused) · manual failover needed (automatic failover is off)"
+    )
+    window.banner.rows[0].dismiss.click()
     assert not window.banner.isVisible()
     # Ctrl+2 opens the Security pane.
     (action,) = [a for a in window.actions() if a.shortcut() == QKeySequence("Ctrl+2")]

@@ -14,6 +14,7 @@ from pa_console.console.secrets import TokenStore
 from pa_console.console.services.monitor import ALL_PARTS, ApplianceMonitor
 from pa_console.console.settings import ApplianceEntry, ConsoleSettings, SettingsStore
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
+from pa_console.console.state.banners import BannerBoard
 from pa_console.console.state.notifier import NoticeKind, Notifier
 from pa_console.console.state.observable import Signal
 from pa_console.console.state.pairs import ApplianceGroup, find_peer, group_appliances
@@ -54,6 +55,8 @@ class Fleet:
         self.changed: Signal[None] = Signal()
         # Sentences for the user about problems that belong to no appliance (e.g. no keyring).
         self.problem: Signal[str] = Signal()
+        # What the window's banner shows: conditions of the appliances and the console's own messages.
+        self.banners = BannerBoard(lambda: list(self.states.values()))
 
     # -- lifecycle --------
     async def start(self) -> None:
@@ -92,6 +95,7 @@ class Fleet:
         self.states[state.id] = state
         self._shape = self._group_shape()
         state.changed.connect(lambda what: self._maybe_regroup(what))
+        state.changed.connect(lambda _what: self.banners.refresh())
 
     def _maybe_regroup(self, what: str) -> None:
         if what in ("key", "health", "relationship"):
@@ -154,6 +158,7 @@ class Fleet:
         if monitor is not None:
             await monitor.stop()
         self.states.pop(appliance_id, None)
+        self.banners.refresh()
         self._shape = self._group_shape()
         self.settings.appliances = [e for e in self.settings.appliances if e.id != appliance_id]
         await self.settings_store.asave(self.settings)

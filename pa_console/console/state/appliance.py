@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pa_console.console.state.notifier import takeover_words
 from pa_console.console.state.observable import Signal
 from pa_console.console.state.status import ConnectionStatus
 from pa_console.protocol.events import (
@@ -16,6 +17,8 @@ from pa_console.protocol.events import (
     Demoted,
     PrimaryLost,
     PrimaryRecovered,
+    RelationshipBroken,
+    RelationshipEstablished,
     RoleChanged,
     SyncFailed,
     SyncFinished,
@@ -50,6 +53,14 @@ REFRESH_ON: dict[str, frozenset[str]] = {
     EventType.SYNC_FINISHED: frozenset({"health"}),
     EventType.SYNC_FAILED: frozenset({"health"}),
 }
+
+
+@dataclass(frozen=True)
+class RoleNews:
+    key: str
+    title: str
+    body: str
+    serious: bool  # a forced or automatic takeover, a demotion (rather than a planned swap)
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class ApplianceState:
         self.failover_outlook: Countdown | None = None
         self.lost_reason: str | None = None
         self.manual_reason: str | None = None
+        # The last role change worth a banner (a takeover, a demotion), until the relationship changes.
+        self.news: RoleNews | None = None
         self.events: deque[Event] = deque(maxlen=keep)
         self.last_event_id = 0
         self.changed: Signal[str] = Signal()
@@ -111,6 +124,15 @@ class ApplianceState:
     @property
     def role(self) -> Role | None:
         return self.health.role if self.health is not None else None
+
+    def role_label(self) -> str:
+        """The role as the console can vouch for it: an appliance it cannot reach shows its last known role."""
+        if self.role is None:
+            return "unknown"
+        if self.status != ConnectionStatus.ONLINE:
+            # After a takeover, two boxes reading "primary" would alarm for nothing: say what is known.
+            return f"{self.role.value} (last known)"
+        return self.role.value
 
     @property
     def is_backup(self) -> bool:
@@ -139,6 +161,8 @@ class ApplianceState:
             self.countdown_deadline = self._clock() + health.failover_in_s
         else:
             self.countdown_deadline = None
+            if health.primary_reachable is not False and not health.awaiting_manual_failover:
+                self._end_incident()  # the agent says the incident is over (an event may have been missed)
         if health.last_sync is not None:
             self.last_report = health.last_sync
         if health.last_sync_status != SyncStatus.RUNNING:
@@ -204,6 +228,7 @@ class ApplianceState:
                                    auto_failover=body.auto_failover, awaiting_manual_failover=False)
                 self.changed.emit("countdown")
             case PrimaryLost() as body:
+                self.news = None
                 self.lost_reason = body.error or None
                 if body.failover_in_s is not None:
                     self.countdown_deadline = self._clock() + body.failover_in_s
@@ -225,8 +250,16 @@ class ApplianceState:
                 self._apply_role(_role(body.role), body.epoch, standalone_known=True)
             case Takeover() as body:
                 self._apply_role(_role(body.role) or Role.PRIMARY, body.epoch)
+                title, text = takeover_words(self.name, body)
+                serious = body.how != "planned" or not body.ok
+                self.news = RoleNews(f"takeover/{body.epoch}", title, text, serious=serious)
             case Demoted() as body:
                 self._apply_role(Role.BACKUP, body.epoch)
+                self.news = RoleNews(f"demoted/{body.epoch}", f"{self.name} demoted itself to backup",
+                                     f"It found {body.peer or 'its peer'} primary at a higher epoch.", serious=True)
+            case RelationshipBroken() | RelationshipEstablished():
+                self.news = None  # a takeover's news ends with the relationship it happened in
+                self.changed.emit("news")
             case _:
                 pass
         return None

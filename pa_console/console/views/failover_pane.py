@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
@@ -78,7 +79,17 @@ class FailoverPane(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
         self.break_button.clicked.connect(self.on_break)
+        # Between the agent's ticks the diagram's countdown moves on with the state's clock, as the banner's does.
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._tick)
+        self.clock.start()
         self.set_appliance(None)
+
+    def _tick(self) -> None:
+        state = self._state
+        if state is not None and any(s is not None and s.countdown_deadline is not None for s in (state, self._peer)):
+            self.diagram.set_picture(build_picture(state, self._peer))
 
     async def _confirm(self, title: str, text: str) -> bool:
         return await self.confirm(title, text)

@@ -35,7 +35,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAccessibleName("PA Console")
 
-        self.banner = Banner()
+        self.banner = Banner(fleet.banners)
         fleet.notifier.add_sink(BannerSink(self.banner))
         self._subs = Subscriptions(self)
         self._state_subs = Subscriptions(self)

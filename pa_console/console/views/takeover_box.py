@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
-from pa_console.console.state.formatting import human_duration
+from pa_console.console.state.outlook import auto_failover, countdown_words, lost_line
 from pa_console.console.state.readiness import check_readiness
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.readiness_view import readiness_text
@@ -34,6 +34,14 @@ class TakeoverBox(QGroupBox):
         self.countdown = QLabel()
         self.countdown.setAccessibleName("Failover countdown")
         self.countdown.setWordWrap(True)
+        self.countdown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.big_countdown = QLabel()
+        self.big_countdown.setAccessibleName("Seconds before automatic takeover")
+        font = self.big_countdown.font()
+        font.setPointSizeF(font.pointSizeF() * 2.5)
+        font.setBold(True)
+        self.big_countdown.setFont(font)
+        self.big_countdown.hide()
         self.sync_first = QCheckBox("Sync &first (the primary is reachable)")
         self.sync_first.setAccessibleName("Sync first")
         self.sync_first.setChecked(True)
@@ -45,6 +53,7 @@ class TakeoverBox(QGroupBox):
         self.result.setWordWrap(True)
         self.error = error_label("Failover error")
         layout = QVBoxLayout(self)
+        layout.addWidget(self.big_countdown)
         layout.addWidget(self.countdown)
         layout.addWidget(self.sync_first)
         layout.addWidget(self.force)
@@ -80,25 +89,24 @@ class TakeoverBox(QGroupBox):
         state = self._state
         if state is None or state.health is None or state.role != Role.BACKUP:
             return
-        health = state.health
+        line = lost_line(state)
         left = state.countdown_left()
-        if left is not None:
-            action = (
-                "the backup takes over automatically"
-                if health.auto_failover
-                else "then a manual failover is needed (automatic failover is off)"
-            )
-            self.countdown.setText(f"Primary lost. In {human_duration(left)} {action}.")
-            set_role(self.countdown, "banner-error")
-        elif health.primary_reachable is False:
-            if health.awaiting_manual_failover or not health.auto_failover:
-                self.countdown.setText("Primary lost: manual failover needed. Press Become Primary with Force.")
-            else:
-                self.countdown.setText("Primary lost; the backup keeps trying.")
-            set_role(self.countdown, "banner-error")
-        else:
+        if line is None:
             self.countdown.setText("The primary is reachable.")
+            self.big_countdown.hide()
             set_role(self.countdown, "hint")
+            return
+        reason = state.lost_reason
+        text = line + (f"\nWhy: {reason}" if reason else "")
+        if auto_failover(state).takes_over and left is not None:
+            # Large, readable across the room; the same second as the banner and the diagram.
+            self.big_countdown.setText(countdown_words(left))
+            self.big_countdown.show()
+        else:
+            text += "\nPress Become Primary with Force to make this backup the primary."
+            self.big_countdown.hide()
+        self.countdown.setText(text)
+        set_role(self.countdown, "banner-error")
 
     def what_will_happen(self) -> str:
         state = self._state

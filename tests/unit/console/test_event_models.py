@@ -21,10 +21,12 @@ class _Log:
         return [Event(id=i, ts=ts, type=t, data=d) for i, (ts, t, d) in enumerate(items, len(self.items))]
 
 
-def test_every_event_type_has_exactly_one_model() -> None:
+def test_each_model_has_its_own_event_type() -> None:
     models = get_args(get_args(ev.KnownEvent)[0])
     tags = [get_args(m.model_fields["type"].annotation)[0] for m in models]
-    assert sorted(tags) == sorted(EventType) and len(set(tags)) == len(tags)
+    assert len(set(tags)) == len(tags) and set(tags) <= set(EventType)
+    # Every type of issue 15's time has its model (a type added later without one is kept raw, never lost).
+    assert {"countdown", "primary_lost", "takeover", "takeover_step", "sync_finished"} <= ev.KNOWN_TYPES
 
 
 def test_wire_round_trip_keeps_field_names_and_extras() -> None:

@@ -79,9 +79,14 @@ def test_picture_link_states() -> None:
     backup.apply_event(event(SyncFailed(started_at=stale, error="peer gone")))
     broken = build_picture(backup, primary)
     assert broken.link == LinkState.BROKEN and "peer gone" in broken.link_label
-    backup.apply_event(event(Countdown(failover_in_s=42, auto_failover=False)))
+    backup.apply_event(event(Countdown(failover_in_s=42, auto_failover=True, action="takeover")))
     lost = build_picture(primary, backup)
-    assert lost.link == LinkState.PRIMARY_LOST and "42 s" in lost.link_label
+    assert lost.link == LinkState.PRIMARY_LOST and lost.link_label == "Primary lost · automatic takeover in 42 s"
+    # Automatic failover off: no countdown to nothing.
+    backup.apply_event(event(Countdown(failover_in_s=41, auto_failover=False, action="await_manual_failover")))
+    lost = build_picture(primary, backup)
+    assert lost.link_label == "Primary lost · manual failover needed (automatic failover is off)"
+    assert lost.countdown_s is None
     assert lost.left.name == "alpha" and lost.right is not None and lost.right.role == "backup"
 
 

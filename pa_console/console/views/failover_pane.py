@@ -1,9 +1,10 @@
-"""The Failover pane: the relationship picture, establish, sync, settings, countdown and takeover, break."""
+"""The Failover pane, read top-down (issue 15): status first (the pair, the countdown, sync, readiness), then the
+actions (establish, hand over, break), then the settings in their own section."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
@@ -31,6 +32,16 @@ from pa_console.console.views.widgets import (
 from pa_console.protocol.models import Role
 
 
+def section_title(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.25)
+    font.setBold(True)
+    label.setFont(font)
+    label.setAccessibleName(f"{text} section")
+    return label
+
+
 class FailoverPane(QScrollArea):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__(parent)
@@ -50,7 +61,14 @@ class FailoverPane(QScrollArea):
         self.sync = SyncBox(fleet)
         self.takeover = TakeoverBox(fleet, confirm=self._confirm)
         self.handover = HandoverBox(fleet, confirm=self._confirm)
-        self.settings = SettingsForm(fleet, confirm=self._confirm)
+        # One settings form per appliance, so that switching appliance keeps an edit in progress.
+        self._forms: dict[str, SettingsForm] = {}
+        self.settings_stack = QStackedWidget()
+        self._blank_settings = SettingsForm(fleet, confirm=self._confirm)
+        self.settings_stack.addWidget(self._blank_settings)
+        self.status_title = section_title("Status")
+        self.actions_title = section_title("Actions")
+        self.settings_title = section_title("Settings")
         self.readiness_box = QGroupBox("Readiness for failover")
         self.readiness = ReadinessView()
         QVBoxLayout(self.readiness_box).addWidget(self.readiness)
@@ -66,14 +84,17 @@ class FailoverPane(QScrollArea):
         layout = QVBoxLayout(body)
         for w in (
             self.empty,
+            self.status_title,
             self.diagram,
             self.takeover,
-            self.establish_box,
             self.sync,
             self.readiness_box,
-            self.settings,
+            self.actions_title,
+            self.establish_box,
             self.handover,
             self.break_box,
+            self.settings_title,
+            self.settings_stack,
         ):
             layout.addWidget(w)
         layout.addStretch(1)
@@ -93,6 +114,25 @@ class FailoverPane(QScrollArea):
 
     async def _confirm(self, title: str, text: str) -> bool:
         return await self.confirm(title, text)
+
+    @property
+    def settings(self) -> SettingsForm:
+        """The settings form of the selected appliance."""
+        form = self.settings_stack.currentWidget()
+        assert isinstance(form, SettingsForm)
+        return form
+
+    def _form_for(self, state: ApplianceState) -> SettingsForm:
+        form = self._forms.get(state.id)
+        if form is None:
+            form = self._forms[state.id] = SettingsForm(self._fleet, confirm=self._confirm)
+            self.settings_stack.addWidget(form)
+        return form
+
+    def unapplied_settings(self) -> list[str]:
+        """Names of the appliances whose settings form holds changes not applied (asked about at quit)."""
+        return [self._fleet.states[i].name for i, f in self._forms.items()
+                if i in self._fleet.states and f.is_dirty()]
 
     def set_appliance(self, appliance_id: str | None) -> None:
         self._subs.clear()
@@ -117,9 +157,12 @@ class FailoverPane(QScrollArea):
         state = self._state
         has = state is not None
         self.empty.setVisible(not has)
-        for w in (self.diagram, self.sync, self.settings, self.break_box, self.readiness_box):
+        for w in (self.diagram, self.sync, self.settings_stack, self.break_box, self.readiness_box,
+                  self.status_title, self.settings_title):
             w.setVisible(has)
         if state is None:
+            self.settings_stack.setCurrentWidget(self._blank_settings)
+            self.actions_title.hide()
             self.establish_box.hide()
             self.takeover.hide()
             self.handover.hide()
@@ -136,11 +179,16 @@ class FailoverPane(QScrollArea):
         self.sync.show_state(state, watcher)
         self.takeover.show_state(state)
         self.handover.show_state(state)
-        self.settings.show_state(state)
+        form = self._form_for(state)
+        self.settings_stack.setCurrentWidget(form)
+        form.show_state(state)
+
         self.readiness_box.setVisible(established)
         if established:
             self.readiness.show_readiness(check_readiness(state, peer))
         self.break_box.setVisible(established)
+        self.actions_title.setVisible(any(not w.isHidden() for w in (self.establish_box, self.handover,
+                                                                       self.break_box)))
 
     async def break_warning(self) -> str:
         state = self._state

@@ -6,9 +6,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from pa_console.console.state.observable import Signal as StateSignal
 from pa_console.protocol.models import is_valid_host
@@ -137,3 +146,29 @@ class Subscriptions:
         offs, self._offs = self._offs, []
         for off in offs:
             off()
+
+
+class _WheelGuard(QObject):
+    """Swallows wheel events on a spin box or combo box without the focus: scrolling the pane never edits a value
+    the user is not in (issue 15: a scroll changed a timeout from 300 to 291)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            parent = watched.parentWidget()
+            if parent is not None:  # the pane scrolls as if the box were not there
+                QCoreApplication.sendEvent(parent, event)
+            return True
+        return False
+
+
+_GUARD: _WheelGuard | None = None
+
+
+def no_wheel_edits(root: QWidget) -> None:
+    """Every spin box and combo box under `root`: focus by click or Tab only, wheel only once focused."""
+    global _GUARD
+    if _GUARD is None:
+        _GUARD = _WheelGuard()
+    for box in [*root.findChildren(QAbstractSpinBox), *root.findChildren(QComboBox)]:
+        box.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        box.installEventFilter(_GUARD)

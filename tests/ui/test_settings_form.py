@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pa_console.protocol.models import FailoverSettings
 from tests.ui.fakes import client, fake_fleet
 from tests.ui.test_failover_pane import make_pane
-from tests.unit.console.factories import pair
+from tests.unit.console.factories import appliance, pair
 
 
 def _wheel(widget: QWidget, steps: int = -3) -> None:
@@ -80,3 +80,38 @@ def test_settings_form_marks_changes_applies_reverts_and_keeps_them_across_appli
     qtbot.waitUntil(lambda: not form.changed_marker.isVisible())
     assert form.save_result.text() == "Applied." and not form.save_button.isEnabled()
     assert form.pull_interval.value() == 60
+
+
+def test_establish_offers_possible_backups_follows_typed_address_and_asks_about_automatic_failover(
+    qtbot: Any, aloop: Any, tmp_path: Path
+) -> None:
+    lone, other = appliance("alpha", 1001), appliance("gamma", 1003)
+    taken_primary, taken_backup = pair()  # already a pair: neither can be alpha's backup
+    lone.set_key_fingerprint("aa" * 32)
+    fleet = fake_fleet(tmp_path, lone, other, taken_primary, taken_backup)
+    pane = make_pane(qtbot, fleet)
+    pane.set_appliance(lone.id)
+    form = pane.establish
+    assert [form.pick.itemText(i) for i in range(form.pick.count())] == [
+        "(enter the details by hand)", "gamma (127.0.0.1:1003)"]
+    # Typed by hand, the address is recognised: the picker follows, the keys are read and compared.
+    qtbot.keyClicks(form.backup.host, "127.0.0.1")
+    form.backup.port.setValue(1003)
+    assert form.pick.currentText() == "gamma (127.0.0.1:1003)"
+    assert "Reading the Inter-Appliance key of gamma" in form.key_check.text()
+    assert not form.establish_button.isEnabled() or form.key_status() is None
+    other.set_key_fingerprint("AA" * 32)
+    form.revalidate()
+    assert "match" in form.key_check.text() and form.establish_button.isEnabled()
+    # Whether the backup takes over by itself is asked, and set on the backup after establishing.
+    assert form.auto_failover.isEnabled() and not form.auto_failover.isChecked()
+    form.auto_failover.setChecked(True)
+    client(fleet, other).answers["update_failover_settings"] = FailoverSettings(auto_failover=True)
+    form.establish_button.click()
+    qtbot.waitUntil(lambda: len(client(fleet, other).called("update_failover_settings")) == 1)
+    (body,) = client(fleet, other).called("update_failover_settings")[0]
+    assert body.model_dump(exclude_unset=True) == {"auto_failover": True}
+    assert client(fleet, lone).called("establish")
+    # Another address: back to "by hand", and the automatic-failover choice cannot be set from here.
+    form.backup.port.setValue(1009)
+    assert form.pick.currentIndex() == 0 and not form.auto_failover.isEnabled()

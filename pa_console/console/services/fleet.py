@@ -187,7 +187,9 @@ class Fleet:
         )
 
     def find_by_address(self, host: str, port: int) -> ApplianceState | None:
-        return next((s for s in self.states.values() if s.ref.host == host and s.ref.port == port), None)
+        host = host.strip().lower().rstrip(".")
+        return next((s for s in self.states.values()
+                     if s.ref.host.lower().rstrip(".") == host and s.ref.port == port), None)
 
     def groups(self) -> list[ApplianceGroup]:
         return group_appliances(list(self.states.values()))

@@ -15,7 +15,7 @@ from pa_console.console.services.monitor import ALL_PARTS, ApplianceMonitor
 from pa_console.console.settings import ApplianceEntry, ConsoleSettings, SettingsStore
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
 from pa_console.console.state.banners import BannerBoard
-from pa_console.console.state.notifier import NoticeKind, Notifier
+from pa_console.console.state.notifier import NoticeKind, Notifier, Urgency
 from pa_console.console.state.observable import Signal
 from pa_console.console.state.pairs import ApplianceGroup, find_peer, group_appliances
 from pa_console.console.state.status import ConnectionStatus
@@ -60,6 +60,9 @@ class Fleet:
 
     # -- lifecycle --------
     async def start(self) -> None:
+        problem = await self.tokens.problem()
+        if problem is not None:  # said at start, in plain words, not at the first "Trust and add"
+            self.banners.post("keyring", problem, Urgency.CRITICAL)
         self.settings = await asyncio.to_thread(self.settings_store.load)
         self.notifier.enabled -= {k for k in NoticeKind if k.value in self.settings.disabled_notices}
         for entry in self.settings.appliances:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLayout,
     QLineEdit,
     QVBoxLayout,
     QWidget,
@@ -46,6 +48,10 @@ class AddApplianceDialog(QDialog):
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.name = line_edit("Display name (optional)", "taken from the appliance if empty")
         self.host_error = error_label("Address problem")
+        # Fields wide enough for what goes in them (an address, a 43-character token), placeholders uncut.
+        chars = self.fontMetrics().horizontalAdvance("x") or 7
+        for edit in (self.host, self.token, self.name):
+            edit.setMinimumWidth(max(chars * 44, edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 24))
         form = QFormLayout()
         form.addRow("&Address:", self.host)
         form.addRow("", self.host_error)
@@ -57,7 +63,11 @@ class AddApplianceDialog(QDialog):
         self.trust_box = QGroupBox("Do you trust this certificate?")
         self.fingerprint = QLabel()
         self.fingerprint.setFont(monospace())
-        self.fingerprint.setWordWrap(True)
+        # Never wrapped by Qt (the text has its own line breaks between pair groups): the fingerprint is the one
+        # thing to compare, so it is shown whole, in a fixed-width font, and can be selected and copied.
+        self.fingerprint.setWordWrap(False)
+        self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                                 | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.fingerprint.setAccessibleName("Certificate SHA-256 fingerprint")
         trust_layout = QVBoxLayout(self.trust_box)
         trust_layout.addWidget(
@@ -80,6 +90,7 @@ class AddApplianceDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # never smaller than what it shows
         layout.addLayout(form)
         layout.addWidget(self.fetch_button)
         layout.addWidget(self.trust_box)
@@ -114,6 +125,7 @@ class AddApplianceDialog(QDialog):
             self.fetch_button.setEnabled(True)
         self._pem = pem
         self.fingerprint.setText(wrapped_fingerprint(fingerprint))
+        self.fingerprint.setMinimumSize(self.fingerprint.sizeHint())
         self.fingerprint.setAccessibleDescription(fingerprint)
         self.trust_box.show()
         self.add_button.setEnabled(True)

@@ -7,7 +7,9 @@ from PySide6.QtWidgets import QCheckBox, QGroupBox, QVBoxLayout, QWidget
 from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.readiness import check_readiness
 from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.readiness_view import readiness_text
 from pa_console.console.views.widgets import (
     Confirmer,
     button,
@@ -55,14 +57,18 @@ class HandoverBox(QGroupBox):
         assert state is not None
         peer = state.health.peer.name if state.health and state.health.peer else "the backup"
         if self.force.isChecked():
-            return (
+            head = (
                 f"{state.name} becomes a backup WITHOUT reaching {peer}. Until {peer} takes over, no appliance "
                 "is primary and the site is not served. Use this only when you know what the backup will do."
             )
-        return (
-            f"{peer} is asked to become the primary, then {state.name} becomes its backup. "
-            "There is no moment with two primaries."
-        )
+        else:
+            head = (
+                f"{peer} is asked to become the primary, then {state.name} becomes its backup. "
+                "There is no moment with two primaries."
+            )
+        # The same readiness as Become Primary shows: whether the backup is fit to take the role.
+        readiness = check_readiness(state, self._fleet.peer_of(state.id))
+        return f"{head}\n\nReadiness:\n{readiness_text(readiness)}"
 
     @async_slot
     async def on_become_backup(self) -> None:

@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QApplication,
     QComboBox,
     QLabel,
     QLineEdit,
@@ -172,3 +174,24 @@ def no_wheel_edits(root: QWidget) -> None:
     for box in [*root.findChildren(QAbstractSpinBox), *root.findChildren(QComboBox)]:
         box.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         box.installEventFilter(_GUARD)
+
+
+_FOCUS_GUARDED = False
+
+
+def keep_focus_off_destructive_buttons() -> None:
+    """When the focused widget is disabled (a button while its work runs), Qt hands the focus to the next one in
+    the tab order; if that is a destructive button (Stop, Break, Remove), a stray Enter would press it. Take the
+    focus away from it instead. The user can still Tab or click to a destructive button on purpose."""
+    global _FOCUS_GUARDED
+    app = QApplication.instance()
+    if _FOCUS_GUARDED or not isinstance(app, QApplication):
+        return
+    _FOCUS_GUARDED = True
+
+    def moved(old: QWidget | None, new: QWidget | None) -> None:
+        if (isinstance(new, QPushButton) and new.property("role") == "danger"
+                and old is not None and shiboken6.isValid(old) and not old.isEnabled()):
+            new.clearFocus()
+
+    app.focusChanged.connect(moved)

@@ -36,6 +36,9 @@ class DemoTokenStore(TokenStore):
     async def set(self, appliance_id: str, token: str) -> None:
         self._tokens[appliance_id] = token
 
+    async def problem(self) -> str | None:
+        return None  # in memory: no keyring needed
+
     async def delete(self, appliance_id: str) -> None:
         self._tokens.pop(appliance_id, None)
 

@@ -56,8 +56,8 @@ async def run_console(args: argparse.Namespace) -> int:
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     tray, _tray_menu = make_tray(window, fleet)
-    desktop = DesktopSink()
-    fleet.notifier.add_sink(TraySink(tray))
+    # Never twice: the desktop notification service when it answers, the tray's balloon only without one.
+    desktop = DesktopSink(fallback=TraySink(tray))
     fleet.notifier.add_sink(desktop)
     try:
         await fleet.start()

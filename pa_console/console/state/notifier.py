@@ -112,6 +112,7 @@ class Notifier:
         self._incident: dict[str, int] = {}  # appliance -> incident number (raised at primary lost)
         self._thresholds_told: dict[str, set[int]] = {}
         self.enabled: set[NoticeKind] = set(NoticeKind)
+        self._incidents_told: set[str] = set()
         self.dropped = 0
 
     def add_sink(self, sink: NoticeSink) -> None:
@@ -137,7 +138,8 @@ class Notifier:
                         "The backup cannot reach its primary"
                         + (f" ({lost.error.rstrip('.')})" if lost.error else "")
                         + f". {outlook_sentence(lost.auto_failover, lost.action, lost.takeover_blocked)}",
-                        Urgency.CRITICAL,
+                        # Critical (stays up) when only an administrator can act; a warning while the backup will.
+                        Urgency.WARNING if lost.action == "takeover" else Urgency.CRITICAL,
                         incident=f"{appliance}/lost/{incident}",
                     ),
                 )
@@ -236,7 +238,7 @@ class Notifier:
                 appliance,
                 f"{appliance}: automatic takeover in {human_duration(left)}",
                 f"The primary is still unreachable; in {human_duration(left)} the backup takes over automatically.",
-                Urgency.CRITICAL,
+                Urgency.WARNING,  # updates the incident's notification in place; never a pile of critical ones
                 incident=f"{appliance}/lost/{incident}",
             ),
         )
@@ -250,11 +252,14 @@ class Notifier:
             return None
         while self._recent and now - self._recent[0] > self._rate_window:
             self._recent.popleft()
-        if len(self._recent) >= self._rate_limit and notice.urgency != Urgency.CRITICAL:
+        updates = bool(notice.incident) and notice.incident in self._incidents_told  # replaces one in place
+        if len(self._recent) >= self._rate_limit and notice.urgency != Urgency.CRITICAL and not updates:
             self.dropped += 1
             return None
         self._sent[key] = now
         self._recent.append(now)
+        if notice.incident:
+            self._incidents_told.add(notice.incident)
         for sink in self._sinks:
             sink.show(notice)
         return notice

@@ -11,6 +11,7 @@ from pa_console.console.client.errors import AgentError, ErrorCategory
 from pa_console.console.client.tls import fetch_certificate, fingerprint_of_pem
 from pa_console.console.fingerprints import same_fingerprint
 from pa_console.console.secrets import TokenStore
+from pa_console.console.services.commands import ApplianceCommands
 from pa_console.console.services.monitor import ALL_PARTS, ApplianceMonitor
 from pa_console.console.settings import ApplianceEntry, ConsoleSettings, SettingsStore
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
@@ -49,6 +50,7 @@ class Fleet:
         self._client_factory = client_factory
         self._poll_interval = poll_interval
         self.states: dict[str, ApplianceState] = {}
+        self._commands: dict[str, ApplianceCommands] = {}
         self._shape: tuple[tuple[str, ...], ...] = ()
         self.monitors: dict[str, ApplianceMonitor] = {}
         # Fired when appliances are added/removed or a pair forms or breaks (the list regroups).
@@ -174,6 +176,13 @@ class Fleet:
     # -- queries --------
     def state(self, appliance_id: str) -> ApplianceState:
         return self.states[appliance_id]
+
+    def commands(self, appliance_id: str) -> ApplianceCommands:
+        """The operations on one appliance, with their busy state and errors (one set per appliance)."""
+        commands = self._commands.get(appliance_id)
+        if commands is None:
+            commands = self._commands[appliance_id] = ApplianceCommands(self, appliance_id)
+        return commands
 
     def client(self, appliance_id: str) -> AgentClient:
         monitor = self.monitors.get(appliance_id)

@@ -22,6 +22,7 @@ from pa_console.console.views.sync_box import SyncBox
 from pa_console.console.views.takeover_box import TakeoverBox
 from pa_console.console.views.widgets import (
     Confirmer,
+    OperationView,
     Subscriptions,
     button,
     default_confirmer,
@@ -49,7 +50,6 @@ class FailoverPane(QScrollArea):
         self._state: ApplianceState | None = None
         self._peer: ApplianceState | None = None
         self._subs = Subscriptions(self)
-        self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.setAccessibleName("Failover")
         self.setWidgetResizable(True)
@@ -80,6 +80,8 @@ class FailoverPane(QScrollArea):
         break_layout.addWidget(self.break_button)
         break_layout.addWidget(self.break_result)
         break_layout.addWidget(self.break_error)
+        self.break_op = OperationView(self, self.break_error, self.break_result,
+                                      lambda: self.break_button.setEnabled(not self.break_op.busy))
         self.empty = hint_label("Add an appliance and select it to see its failover state.", "No appliance")
         layout = QVBoxLayout(body)
         for w in (
@@ -137,6 +139,7 @@ class FailoverPane(QScrollArea):
     def set_appliance(self, appliance_id: str | None) -> None:
         self._subs.clear()
         self._state = self._fleet.states.get(appliance_id) if appliance_id else None
+        self.break_op.bind(self._fleet.commands(self._state.id).breaking if self._state else None)
         self._peer = self._fleet.peer_of(appliance_id) if appliance_id else None
         for s in (self._state, self._peer):
             if s is not None:
@@ -219,22 +222,9 @@ class FailoverPane(QScrollArea):
     @async_slot
     async def on_break(self) -> None:
         state = self._state
-        if state is None or self._busy:
+        if state is None or self.break_op.busy:
             return
         text = await self.break_warning()
         if not await self.confirm("Break Failover Relationships?", text):
             return
-        self._busy = True
-        self.break_button.setEnabled(False)
-        show_error(self.break_error, None)
-        try:
-            detail = await self._fleet.client(state.id).break_relationship()
-            self.break_result.setText(detail)
-            state.clear_failover()
-        except AgentError as exc:
-            show_error(self.break_error, exc.message)
-        finally:
-            self._busy = False
-            self.break_button.setEnabled(True)
-        peer = self._peer
-        await self._fleet.refresh(state.id, *([peer.id] if peer else []))
+        await self._fleet.commands(state.id).break_relationship()

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
@@ -63,7 +62,7 @@ class SettingsForm(QGroupBox):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._loaded: FailoverSettings | None = None
-        self._busy = False
+        self._loaded_before_apply: FailoverSettings | None = None
         self.confirm = confirm or default_confirmer(self)
         self.sync_enabled = QCheckBox("Synchronisation &enabled")
         self.sync_enabled.setAccessibleName("Synchronisation enabled")
@@ -180,6 +179,10 @@ class SettingsForm(QGroupBox):
         self.methods.setVisible(unfolded)
         self.methods_toggle.setArrowType(Qt.ArrowType.DownArrow if unfolded else Qt.ArrowType.RightArrow)
 
+    def _busy_now(self) -> bool:
+        state = self._state
+        return state is not None and self._fleet.commands(state.id).settings.busy
+
     def is_dirty(self) -> bool:
         """Whether the form holds something the appliance does not (an invalid entry counts as a change)."""
         if self._loaded is None:
@@ -239,8 +242,9 @@ class SettingsForm(QGroupBox):
         dirty = self.is_dirty()
         self.changed_marker.setVisible(dirty)
         self.setTitle("Failover settings (changed, not applied)" if dirty else "Failover settings")
-        self.save_button.setEnabled(not bad and dirty and not self._busy)
-        self.revert_button.setEnabled(dirty and not self._busy)
+        busy = self._busy_now()
+        self.save_button.setEnabled(not bad and dirty and not busy)
+        self.revert_button.setEnabled(dirty and not busy)
         return not bad
 
     def update_body(self) -> FailoverSettingsUpdate:
@@ -263,7 +267,7 @@ class SettingsForm(QGroupBox):
     @async_slot
     async def save(self) -> None:
         state = self._state
-        if state is None or self._busy or not self._validate():
+        if state is None or self._busy_now() or not self._validate():
             return
         body = self.update_body()
         if not body.model_fields_set:
@@ -290,22 +294,25 @@ class SettingsForm(QGroupBox):
                 + "\n\nTurn it on anyway?",
             ):
                 return
-        self._busy = True
-        self.save_button.setEnabled(False)
         show_error(self.error, None)
+        operation = self._fleet.commands(state.id).settings
+        self._validate()
         try:
-            saved = await self._fleet.client(state.id).update_failover_settings(body)
-            self._loaded = None  # take the appliance's answer as the new baseline, even over hidden fields
-            state.set_settings(saved)
+            self._loaded_before_apply = self._loaded
+            self._loaded = None  # the appliance's answer becomes the new baseline, even over hidden fields
+            saved = await self._fleet.commands(state.id).apply_settings(body)
+        finally:
+            self._loaded = self._loaded or self._loaded_before_apply
+        if saved is not None:
             self._load(saved)
             self.save_result.setText("Applied.")
-        except AgentError as exc:
-            method_field = field_of_agent_error(exc.field, exc.message)
-            if method_field is not None:
-                self.methods.show_agent_error(*method_field, exc.message)
-                return
-            about_address = (exc.field or "").startswith("shared_address") or "shared address" in exc.message.lower()
-            show_error(self.address_error if about_address else self.error, exc.message)
-        finally:
-            self._busy = False
-            self._validate()
+            return
+        message = operation.error or "The settings were not applied."
+        method_field = field_of_agent_error(operation.error_field, message)
+        if method_field is not None:
+            self.methods.show_agent_error(*method_field, message)
+        else:
+            about_address = ((operation.error_field or "").startswith("shared_address")
+                             or "shared address" in message.lower())
+            show_error(self.address_error if about_address else self.error, message)
+        self._validate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
@@ -15,11 +14,11 @@ from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.readiness_view import readiness_text
 from pa_console.console.views.widgets import (
     Confirmer,
+    OperationView,
     button,
     default_confirmer,
     error_label,
     set_role,
-    show_error,
 )
 from pa_console.protocol.models import Role, RoleRequest
 
@@ -29,7 +28,6 @@ class TakeoverBox(QGroupBox):
         super().__init__("Failover", parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None
-        self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.countdown = QLabel()
         self.countdown.setAccessibleName("Failover countdown")
@@ -52,6 +50,7 @@ class TakeoverBox(QGroupBox):
         self.result.setAccessibleName("Failover result")
         self.result.setWordWrap(True)
         self.error = error_label("Failover error")
+        self.op = OperationView(self, self.error, self.result, self._update_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.big_countdown)
         layout.addWidget(self.countdown)
@@ -69,6 +68,7 @@ class TakeoverBox(QGroupBox):
 
     def show_state(self, state: ApplianceState) -> None:
         self._state = state
+        self.op.bind(self._fleet.commands(state.id).role)
         self.setVisible(state.role == Role.BACKUP)
         reachable = state.health is not None and state.health.primary_reachable is not False
         self.sync_first.setVisible(reachable)
@@ -83,7 +83,7 @@ class TakeoverBox(QGroupBox):
         if state is None:
             return
         reachable = state.health is not None and state.health.primary_reachable is not False
-        self.become_primary.setEnabled(not self._busy and (reachable or self.force.isChecked()))
+        self.become_primary.setEnabled(not self.op.busy and (reachable or self.force.isChecked()))
 
     def _tick(self) -> None:
         state = self._state
@@ -131,29 +131,15 @@ class TakeoverBox(QGroupBox):
     @async_slot
     async def on_become_primary(self) -> None:
         state = self._state
-        if state is None or self._busy:
+        if state is None or self.op.busy:
             return
         if has_swing(state):  # the readiness shows the DNS/NAT swing's dry run, fresh
             await refresh_method_checks(self._fleet, state)
         if not await self.confirm("Become primary?", self.what_will_happen()):
             return
-        self._busy = True
-        self._update_button()
-        show_error(self.error, None)
-        self.result.setText("Working…")
         request = RoleRequest(
             role="primary",
             sync_first=self.sync_first.isChecked() and self.sync_first.isVisible(),
             force=self.force.isChecked() and self.force.isVisible(),
         )
-        try:
-            result = await self._fleet.client(state.id).set_role(request)
-            self.result.setText(result.detail)
-        except AgentError as exc:
-            self.result.setText("")
-            show_error(self.error, exc.message)
-        finally:
-            self._busy = False
-            self._update_button()
-        peer = self._fleet.peer_of(state.id)
-        await self._fleet.refresh(state.id, *([peer.id] if peer else []))
+        await self._fleet.commands(state.id).set_role(request)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pa_console.console.services.commands import Operation
 from pa_console.console.state.observable import Signal as StateSignal
 from pa_console.protocol.models import is_valid_host
 
@@ -195,3 +196,39 @@ def keep_focus_off_destructive_buttons() -> None:
             new.clearFocus()
 
     app.focusChanged.connect(moved)
+
+
+class OperationView:
+    """Binds a view to one operation of the commands service: its busy state, error and result, as they change.
+
+    `render` is the view's own refresh (it reads `busy`); the error and result labels are kept here."""
+
+    def __init__(self, owner: QObject, error: QLabel, result: QLabel | None, render: Callable[[], None]) -> None:
+        self._subs = Subscriptions(owner)
+        self._error = error
+        self._result = result
+        self._render = render
+        self.operation: Operation | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.operation is not None and self.operation.busy
+
+    def bind(self, operation: Operation | None) -> None:
+        if operation is self.operation:
+            return
+        self._subs.clear()
+        self.operation = operation
+        if operation is not None:
+            self._subs.add(operation.changed, lambda _op: self._show())
+        self._show()
+
+    def _show(self) -> None:
+        op = self.operation
+        if not shiboken6.isValid(self._error):
+            return
+        show_error(self._error, op.error if op is not None else None)
+        if self._result is not None:
+            working = "Working…" if op is not None and op.busy else ""
+            self._result.setText(op.result if op is not None and op.result else working)
+        self._render()

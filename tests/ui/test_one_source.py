@@ -108,6 +108,11 @@ def test_banners_end_with_their_condition_and_are_coloured_by_severity(
     assert item is not None
     qtbot.waitUntil(lambda: item.text(1) == "primary (last known)")
     assert backup.role == Role.PRIMARY
+    # The pair in the tree and the diagram tell the same, seen from the appliance that answers as primary.
+    window.failover.refresh_view()
+    diagram = window.failover.diagram
+    qtbot.waitUntil(lambda: diagram.picture is not None
+                    and window.appliances.topLevelItem(0).text(2) == diagram.picture.link_label == "alpha is offline")
 
 
 def test_readiness_says_automatic_failover_off_or_blocked_and_why(qtbot: Any, aloop: Any, tmp_path: Path) -> None:

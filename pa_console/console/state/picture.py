@@ -58,7 +58,11 @@ def build_picture(
     """Link state rules, in order: none, primary lost, syncing, broken (failed sync), behind, in sync."""
     now = now or datetime.now(UTC)
     primary, backup = selected, peer
-    if selected.role == Role.BACKUP:
+    stale_primary = (peer is not None and selected.role == peer.role == Role.PRIMARY
+                     and selected.status != ConnectionStatus.ONLINE and peer.status == ConnectionStatus.ONLINE)
+    if selected.role == Role.BACKUP or stale_primary:
+        # The backup's view counts; and after a takeover the old primary, offline, is only "primary (last known)":
+        # the pair is seen from the appliance that answers as primary, whichever is selected (tree and diagram).
         primary, backup = (peer, selected) if peer is not None else (selected, None)
     left = _node(primary) if primary is not None else _node(selected)
     right = _node(backup) if backup is not None and backup is not primary else _peer_node(selected)

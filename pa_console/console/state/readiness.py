@@ -170,9 +170,19 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
     return ReadinessItem("peer", title, True, "Both appliances answer.")
 
 
+def _offline(backup: ApplianceState, key: str, title: str) -> ReadinessItem | None:
+    """What an appliance said before the console lost it is no ground for a green item."""
+    if backup.status != ConnectionStatus.ONLINE and backup.health is not None:
+        return ReadinessItem(key, title, None, f"{backup.name} is {backup.status.label.lower()}: not known now.")
+    return None
+
+
 def _auto_failover(backup: ApplianceState | None, settings_of: SettingsOf) -> ReadinessItem:
     if backup is None:
         return ReadinessItem("auto", "Automatic failover", None, "The backup is not known yet.")
+    offline = _offline(backup, "auto", "Automatic failover")
+    if offline is not None:
+        return offline
     auto = auto_failover(backup, settings_of(backup))
     detail = {
         AutoFailover.ON: f"If the primary stays lost for the timeout, {backup.name} takes over by itself.",
@@ -189,6 +199,9 @@ def _complete_copy(backup: ApplianceState | None) -> ReadinessItem:
     title = "The backup holds a complete copy"
     if backup is None or backup.health is None:
         return ReadinessItem("copy", title, None, "The backup is not known yet.")
+    offline = _offline(backup, "copy", title)
+    if offline is not None:
+        return offline
     said = health_field(backup, "copy_complete")
     if isinstance(said, bool):  # the agent knows (issue 13); its sentence says what a takeover would serve
         detail = health_field(backup, "copy_detail") or ("A sync applied and checked a full copy." if said

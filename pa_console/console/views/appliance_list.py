@@ -30,13 +30,15 @@ class ApplianceListView(QTreeWidget):
         self.setRootIsDecorated(True)
         self.setUniformRowHeights(True)
         # Columns that fit: the name takes the room left, role and status their contents (no "Rol", "Onlin").
+        # The name and role as wide as they are; the status takes the rest and is elided (whole in its tooltip),
+        # so no permanent scroll bar and no "Rol", "Onlin".
         header = self.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("x") * 40)
         self.itemSelectionChanged.connect(self._on_selection)
         self._subs = Subscriptions(self)
         self._subs.add(fleet.changed, self._on_fleet_changed)
@@ -102,6 +104,7 @@ class ApplianceListView(QTreeWidget):
         item, primary, backup = self._pairs[appliance_id]
         picture = build_picture(primary, backup)
         item.setText(2, picture.link_label)
+        item.setToolTip(2, picture.link_label)
         icon = ICON_OF_LINK.get(picture.link)
         item.setIcon(2, status_icon(icon) if icon else status_icon("connecting"))
         item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"Pair {item.text(0)}: {picture.link_label}")

@@ -38,7 +38,8 @@ class ApplianceListView(QTreeWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("x") * 40)
+        # Room for "appliance-a ⇄ appliance-b", "primary (last known)" and a short status side by side.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("x") * 60)
         self.itemSelectionChanged.connect(self._on_selection)
         self._subs = Subscriptions(self)
         self._subs.add(fleet.changed, self._on_fleet_changed)

@@ -31,6 +31,8 @@ __all__ = [
     "EmailChanged",
     "EventBody",
     "FailoverAction",
+    "Fenced",
+    "KeepAsideFailed",
     "KeyChanged",
     "KnownEvent",
     "MailFailed",
@@ -38,6 +40,7 @@ __all__ = [
     "NoPullAlert",
     "PrimaryLost",
     "PrimaryRecovered",
+    "PrimaryRefused",
     "PullsResumed",
     "RelationshipBroken",
     "RelationshipEstablished",
@@ -50,6 +53,7 @@ __all__ = [
     "SyncProgressed",
     "SyncStarted",
     "Takeover",
+    "TakeoverBlocked",
     "TakeoverHow",
     "TakeoverStep",
     "TakeoverStepSummary",
@@ -271,6 +275,47 @@ class SplitBrainDataKept(EventBody):
     detail: str = ""
 
 
+# Issue 13 (fencing, refused probes, why a takeover is blocked). Tagged by their wire names: the EventType members
+# arrive with that work; a console that reads them works with agents with and without them.
+class TakeoverBlocked(EventBody):
+    """Said on each change of why the backup would not take over automatically (None: it would)."""
+
+    type: Literal["takeover_blocked"] = "takeover_blocked"
+    blocked: bool = False
+    reason: str | None = None
+
+
+class PrimaryRefused(EventBody):
+    """The primary answers but no longer recognises the relationship (refused), or does again (not refused)."""
+
+    type: Literal["primary_refused"] = "primary_refused"
+    refused: bool = True
+    said: str = ""
+    detail: str = ""
+
+
+class Fenced(EventBody):
+    """This appliance stopped being primary: its peer is primary at a higher epoch."""
+
+    type: Literal["fenced"] = "fenced"
+    peer: str = ""
+    peer_epoch: int | None = None
+    previous_epoch: int | None = None
+    epoch: int | None = None
+    since_seq: int | None = None
+    reason: str = ""
+
+
+class KeepAsideFailed(EventBody):
+    """The diverged data could not be kept aside: the appliance stays fenced, untouched."""
+
+    type: Literal["keep_aside_failed"] = "keep_aside_failed"
+    peer: str = ""
+    since_seq: int | None = None
+    error: str = ""
+    detail: str = ""
+
+
 # -- mail ------------------------------------------------------------------------------------------------------
 class MailSent(EventBody):
     type: Literal[EventType.MAIL_SENT] = EventType.MAIL_SENT
@@ -311,6 +356,10 @@ KnownEvent = Annotated[
     | Takeover
     | Demoted
     | SplitBrainDataKept
+    | TakeoverBlocked
+    | PrimaryRefused
+    | Fenced
+    | KeepAsideFailed
     | MailSent
     | MailFailed,
     Field(discriminator="type"),

@@ -12,11 +12,14 @@ from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.main_window import MainWindow
 from pa_console.protocol.events import (
     Countdown,
+    Fenced,
+    KeepAsideFailed,
     PrimaryLost,
     PrimaryRecovered,
     RelationshipBroken,
     SyncFinished,
     Takeover,
+    TakeoverBlocked,
 )
 from pa_console.protocol.models import FailoverSettings, Role
 from tests.ui.fakes import fake_fleet
@@ -134,3 +137,20 @@ def test_readiness_says_automatic_failover_off_or_blocked_and_why(qtbot: Any, al
     readiness = window.failover.readiness
     rows = [readiness.item(i).text() for i in range(readiness.count())]
     assert f"✘ Automatic failover: blocked ({why}): beta will not take over by itself: {why}." in rows
+
+
+def test_the_agents_word_on_blocked_takeover_and_fencing_is_shown(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    window, _, primary, backup = _window(qtbot, tmp_path)
+    backup.set_settings(FailoverSettings(auto_failover=True))
+    backup.apply_event(event(TakeoverBlocked(blocked=True, reason="no witness address answers")))
+    auto = {i.key: i for i in check_readiness(backup, primary).items}["auto"]
+    assert auto.title == "Automatic failover: blocked (no witness address answers)" and auto.ok is False
+    backup.apply_event(event(TakeoverBlocked(blocked=False)))
+    assert {i.key: i for i in check_readiness(backup, primary).items}["auto"].title == "Automatic failover: on"
+    primary.apply_event(event(Fenced(peer="beta", peer_epoch=5, previous_epoch=4, epoch=6)))
+    assert primary.role == Role.BACKUP
+    qtbot.waitUntil(lambda: "alpha stepped down to backup (fenced). beta is primary at a higher epoch (5)."
+                    in window.banner.texts())
+    primary.apply_event(event(KeepAsideFailed(peer="beta", error="disk full", detail="The disk is full.")))
+    qtbot.waitUntil(lambda: window.banner.texts()[0] == "alpha is fenced: The disk is full.")
+    assert window.banner.label.property("role") == "banner-error"

@@ -15,8 +15,11 @@ from pa_console.protocol.events import (
     AwaitingManualFailover,
     Countdown,
     Demoted,
+    Fenced,
+    KeepAsideFailed,
     PrimaryLost,
     PrimaryRecovered,
+    PrimaryRefused,
     RelationshipBroken,
     RelationshipEstablished,
     RoleChanged,
@@ -25,6 +28,7 @@ from pa_console.protocol.events import (
     SyncProgressed,
     SyncStarted,
     Takeover,
+    TakeoverBlocked,
 )
 from pa_console.protocol.models import (
     EmailConfig,
@@ -105,6 +109,11 @@ class ApplianceState:
         self.manual_reason: str | None = None
         # The last role change worth a banner (a takeover, a demotion), until the relationship changes.
         self.news: RoleNews | None = None
+        # Issue 13's events, when the agent sends them: why a takeover is blocked (None: it is not, or not said),
+        # what a primary that refuses the relationship answered, and a fence that could not be resolved.
+        self.blocked_reason: str | None = None
+        self.refused: str | None = None
+        self.fence_problem: str | None = None
         self.events: deque[Event] = deque(maxlen=keep)
         self.last_event_id = 0
         self.changed: Signal[str] = Signal()
@@ -257,6 +266,21 @@ class ApplianceState:
                 self._apply_role(Role.BACKUP, body.epoch)
                 self.news = RoleNews(f"demoted/{body.epoch}", f"{self.name} demoted itself to backup",
                                      f"It found {body.peer or 'its peer'} primary at a higher epoch.", serious=True)
+            case TakeoverBlocked() as body:
+                self.blocked_reason = (body.reason or "the backup says it cannot take over") if body.blocked else None
+                self.changed.emit("countdown")
+            case PrimaryRefused() as body:
+                self.refused = (body.detail or body.said or "the primary refused") if body.refused else None
+                self.changed.emit("health")
+            case Fenced() as body:
+                self._apply_role(Role.BACKUP, body.epoch)
+                self.news = RoleNews(f"fenced/{body.epoch}", f"{self.name} stepped down to backup (fenced)",
+                                     f"{body.peer or 'Its peer'} is primary at a higher epoch"
+                                     + (f" ({body.peer_epoch})" if body.peer_epoch is not None else "") + ".",
+                                     serious=True)
+            case KeepAsideFailed() as body:
+                self.fence_problem = body.detail or body.error or "the diverged data could not be kept aside"
+                self.changed.emit("health")
             case RelationshipBroken() | RelationshipEstablished():
                 self.news = None  # a takeover's news ends with the relationship it happened in
                 self.changed.emit("news")

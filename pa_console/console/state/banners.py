@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.notifier import Urgency
 from pa_console.console.state.observable import Signal
-from pa_console.console.state.outlook import auto_failover, lost_line
+from pa_console.console.state.outlook import auto_failover, health_field, lost_line
 from pa_console.protocol.models import Role, SyncStatus
 
 
@@ -43,6 +43,14 @@ def condition_lines(states: Iterable[ApplianceState]) -> list[BannerLine]:
             urgency = Urgency.WARNING if state.news.serious else Urgency.INFO
             lines.append(BannerLine(f"news/{state.id}/{state.news.key}", f"{state.news.title}. {state.news.body}",
                                     urgency))
+        fenced = health_field(state, "fenced") or state.fence_problem
+        if fenced:
+            lines.append(BannerLine(f"fenced/{state.id}", f"{state.name} is fenced: {str(fenced).rstrip('.')}.",
+                                    Urgency.CRITICAL))
+        refused = health_field(state, "primary_refused") or state.refused
+        if refused and state.role == Role.BACKUP:
+            lines.append(BannerLine(f"refused/{state.id}", f"{state.name}: the primary answers but refuses the "
+                                    f"relationship: {str(refused).rstrip('.')}.", Urgency.CRITICAL))
         health = state.health
         if (state.role == Role.BACKUP and health is not None and health.last_sync_status == SyncStatus.FAILED
                 and lost is None):

@@ -16,6 +16,8 @@ from pa_console.protocol.events import (
     Countdown,
     Demoted,
     FailoverAction,
+    Fenced,
+    KeepAsideFailed,
     PrimaryLost,
     PrimaryRecovered,
     SyncFailed,
@@ -200,6 +202,18 @@ class Notifier:
                            if demoted.kept else ""),
                         Urgency.WARNING,
                     ),
+                )
+            case KeepAsideFailed() as failed:
+                return self._tell(
+                    (NoticeKind.DEMOTED, appliance, "keep-aside", failed.error),
+                    Notice(NoticeKind.DEMOTED, appliance, f"{appliance} is fenced: its data could not be kept aside",
+                           failed.detail or failed.error, Urgency.CRITICAL),
+                )
+            case Fenced() as fenced:
+                return self._tell(
+                    (NoticeKind.DEMOTED, appliance, "fenced", _first(fenced.epoch, event.id)),
+                    Notice(NoticeKind.DEMOTED, appliance, f"{appliance} stepped down to backup (fenced)",
+                           f"{fenced.peer or 'Its peer'} is primary at a higher epoch.", Urgency.WARNING),
                 )
             case _:
                 return None

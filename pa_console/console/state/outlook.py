@@ -61,7 +61,7 @@ def auto_failover(backup: ApplianceState, settings: FailoverSettings | None = No
         backup.health and backup.health.auto_failover)
     if not enabled:
         return AutoFailoverState(AutoFailover.OFF)
-    blocked = health_field(backup, "auto_takeover_blocked")
+    blocked = health_field(backup, "auto_takeover_blocked") or backup.blocked_reason
     if not blocked:
         failing = [c for c in backup.method_checks or [] if c.configured and not c.ready]
         if failing:

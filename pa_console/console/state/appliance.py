@@ -167,7 +167,7 @@ class ApplianceState:
     def set_health(self, health: Health) -> None:
         self.health = health
         if health.failover_in_s is not None:
-            self.countdown_deadline = self._clock() + health.failover_in_s
+            self._set_deadline(health.failover_in_s)
         else:
             self.countdown_deadline = None
             if health.primary_reachable is not False and not health.awaiting_manual_failover:
@@ -231,7 +231,7 @@ class ApplianceState:
             case SyncFinished() | SyncFailed() as body:
                 self._apply_report(body.report(), event)
             case Countdown() as body:
-                self.countdown_deadline = self._clock() + body.failover_in_s
+                self._set_deadline(body.failover_in_s)
                 self.failover_outlook = body
                 self._patch_health(failover_in_s=body.failover_in_s, primary_reachable=False,
                                    auto_failover=body.auto_failover, awaiting_manual_failover=False)
@@ -240,7 +240,7 @@ class ApplianceState:
                 self.news = None
                 self.lost_reason = body.error or None
                 if body.failover_in_s is not None:
-                    self.countdown_deadline = self._clock() + body.failover_in_s
+                    self._set_deadline(body.failover_in_s)
                     self.failover_outlook = Countdown(failover_in_s=body.failover_in_s,
                                                       auto_failover=body.auto_failover, action=body.action,
                                                       takeover_blocked=body.takeover_blocked)
@@ -287,6 +287,14 @@ class ApplianceState:
             case _:
                 pass
         return None
+
+    def _set_deadline(self, left_s: float) -> None:
+        """The agent's deadline on this console's clock. Ticks carry whole seconds rounded up and polls the exact
+        figure, each a little late: the earliest estimate within a second and a half is kept, so the countdown
+        never steps back a second between two of them."""
+        new = self._clock() + left_s
+        old = self.countdown_deadline
+        self.countdown_deadline = min(old, new) if old is not None and abs(old - new) < 1.5 else new
 
     def _end_incident(self) -> None:
         self.countdown_deadline = None

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
 from pa_console.console.state.pairs import group_appliances
 from pa_console.console.state.picture import build_picture
@@ -127,3 +129,18 @@ def test_an_appliance_the_console_lost_shows_its_last_known_role() -> None:
     nodes = {n.name: n for n in (picture.left, picture.right) if n is not None}
     assert nodes["alpha"].role == "primary (last known)"
     assert nodes["beta"].role == "backup"
+
+
+def test_the_countdown_keeps_one_deadline_and_never_steps_back() -> None:
+    clock = FakeClock()
+    _, backup = pair(clock)
+    backup.apply_event(event(Countdown(failover_in_s=12, auto_failover=True, action="takeover")))
+    clock.advance(0.3)
+    assert backup.health is not None
+    backup.set_health(backup.health.model_copy(update={"failover_in_s": 11.4}))  # a poll: the exact figure
+    assert backup.countdown_left() == pytest.approx(11.4)
+    clock.advance(0.6)
+    backup.apply_event(event(Countdown(failover_in_s=11, auto_failover=True, action="takeover")))  # rounded up
+    assert backup.countdown_left() == pytest.approx(10.8)  # the earlier estimate kept: no step back
+    backup.apply_event(event(Countdown(failover_in_s=30, auto_failover=True, action="takeover")))  # a new count
+    assert backup.countdown_left() == pytest.approx(30)

@@ -63,6 +63,10 @@ def test_countdown_then_forced_manual_failover(console: Console, agents: Callabl
     console.wait(lambda: b.role == Role.PRIMARY, 15)
     title, text = console.confirm.asked[-1]
     assert title == "Become primary?" and "ALONE" in text
+    # The words match what happened (the agent says how: forced), and the lost-primary banner has ended.
+    console.wait(lambda: "beta was made primary (forced takeover). An administrator made the backup the primary "
+                         "while the primary was lost." in console.window.banner.texts(), 10)
+    assert not any("Primary lost" in t for t in console.window.banner.texts())
     assert beta.health()["role"] == "primary"
     console.wait(lambda: not box.isVisible(), 5)  # a primary has no takeover box
     # The old primary returns, finds a newer primary, demotes itself; the console tells and regroups.
@@ -101,6 +105,8 @@ def test_planned_swap_with_sync_first(console: Console, agents: Callable[..., Ru
     assert "A last sync runs first" in text and "no moment with two primaries" in text
     console.wait(lambda: b.role == Role.PRIMARY and a.role == Role.BACKUP, 20)
     assert beta.digest()["sessions"] == 7
+    console.wait(lambda: any("(planned swap)" in t for t in console.window.banner.texts()), 10)
+    assert not any("took over" in t for t in console.window.banner.texts())
     # The list still shows them as a pair, the new primary first.
     console.wait(lambda: console.window.appliances.topLevelItem(0).text(0) == "beta ⇄ alpha", 10)
     # And back, from the primary's side: Become Backup hands the role over again.
@@ -156,6 +162,7 @@ def test_automatic_failover_seen_from_the_console(console: Console, agents: Call
     console.wait(lambda: "automatic takeover in" in box.countdown.text(), 15)
     console.wait(lambda: b.role == Role.PRIMARY, 20)
     console.wait(lambda: NoticeKind.TAKEOVER in [n.kind for n in console.window.banner.shown], 10)
+    console.wait(lambda: any(t.startswith("beta took over automatically.") for t in console.window.banner.texts()), 10)
     kinds = [n.kind for n in console.window.banner.shown]
     assert NoticeKind.PRIMARY_LOST in kinds and NoticeKind.COUNTDOWN in kinds
     assert kinds.count(NoticeKind.TAKEOVER) == 1

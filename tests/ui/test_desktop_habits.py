@@ -162,3 +162,17 @@ def test_become_backup_shows_the_readiness(qtbot: Any, aloop: Any, tmp_path: Pat
     qtbot.waitUntil(lambda: len(confirm.asked) == 1)
     title, text = confirm.asked[0]
     assert title == "Become backup?" and "Readiness:" in text and "Automatic failover" in text
+
+
+def test_tree_columns_fit_their_contents(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    window, _, primary, _, _ = _window(qtbot, tmp_path)
+    window.resize(1200, 700)
+    tree = window.appliances
+    pair_item = tree.topLevelItem(0)
+    rows = [pair_item, pair_item.child(0), pair_item.child(1)]
+    qtbot.waitUntil(lambda: tree.columnWidth(0) > 0)
+    for column in (0, 1):  # the name and the role are never cut ("Rol", "Onlin")
+        needed = max(tree.fontMetrics().horizontalAdvance(row.text(column)) for row in rows)
+        assert tree.columnWidth(column) >= needed, (column, tree.columnWidth(column), needed)
+    assert not tree.horizontalScrollBar().isVisible()
+    assert primary.role_label() == "primary"

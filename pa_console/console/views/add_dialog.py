@@ -26,6 +26,7 @@ from pa_console.console.views.widgets import (
     host_problem,
     line_edit,
     monospace,
+    no_wheel_edits,
     port_box,
     show_error,
 )
@@ -102,6 +103,7 @@ class AddApplianceDialog(QDialog):
         self.token.textChanged.connect(self._changed)
         self.fetch_button.clicked.connect(self.fetch_certificate)
         self.add_button.clicked.connect(self.trust_and_add)
+        no_wheel_edits(self)
         self._changed()
 
     def _changed(self, *_: object) -> None:

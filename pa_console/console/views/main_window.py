@@ -31,6 +31,7 @@ from pa_console.console.views.widgets import (
     Subscriptions,
     default_confirmer,
     keep_focus_off_destructive_buttons,
+    no_wheel_edits,
 )
 from pa_console.protocol.constants import PRODUCT_VERSION
 from pa_console.protocol.models import Role
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_action)
         self.menus = {"file": file_menu, "view": view_menu, "help": help_menu}
         keep_focus_off_destructive_buttons()
+        no_wheel_edits(self)  # every spin and combo box of the panes (settings forms made later do it themselves)
 
         self.appliances.selected.connect(self.select)
         self._subs.add(fleet.changed, self._fleet_changed)

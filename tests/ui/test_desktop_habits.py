@@ -111,8 +111,11 @@ def test_add_dialog_at_its_minimum_size_shows_the_whole_fingerprint(
     dialog.add_button.click()  # fails: a long error under the fingerprint must not squeeze it
     qtbot.waitUntil(dialog.error.isVisible)
     dialog.resize(1, 1)  # as small as the window manager may make it
-    qtbot.waitUntil(lambda: dialog.width() == dialog.minimumSizeHint().width())
+    qtbot.waitUntil(lambda: dialog.size() == dialog.minimumSize())
     label = dialog.fingerprint
+    for widget in (dialog.host, dialog.token, dialog.name, dialog.error):  # nothing squeezed
+        need = widget.heightForWidth(widget.width()) if widget.hasHeightForWidth() else widget.sizeHint().height()
+        assert widget.height() >= need, (widget.accessibleName(), widget.height(), need)
     assert label.text() == wrapped_fingerprint(FINGERPRINT)
     assert label.width() >= label.sizeHint().width() and label.height() >= label.sizeHint().height()
     assert QFontInfo(label.font()).fixedPitch()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
     QLabel,
-    QLayout,
     QLineEdit,
     QVBoxLayout,
     QWidget,
@@ -91,7 +90,6 @@ class AddApplianceDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # never smaller than what it shows
         layout.addLayout(form)
         layout.addWidget(self.fetch_button)
         layout.addWidget(self.trust_box)
@@ -105,6 +103,25 @@ class AddApplianceDialog(QDialog):
         self.add_button.clicked.connect(self.trust_and_add)
         no_wheel_edits(self)
         self._changed()
+        self._refit()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:  # something shown, hidden or re-worded: fit it whole
+            self._refit()
+        return super().event(event)
+
+    def _refit(self) -> None:
+        """The minimum size shows everything: wrapped sentences take their lines at the narrowest width too
+        (a layout's minimum size alone would squeeze them and cut the fields' text)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        width = max(layout.minimumSize().width(), self.fontMetrics().horizontalAdvance("x") * 64)
+        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.minimumSize().height()
+        height = max(height, layout.minimumSize().height())
+        self.setMinimumSize(width, height)
+        if self.height() < height or self.width() < width:
+            self.resize(max(self.width(), width), max(self.height(), height))
 
     def _changed(self, *_: object) -> None:
         problem = host_problem(self.host.text()) if self.host.text() else None

@@ -17,11 +17,13 @@ from pa_console.console.state.observable import Signal
 from pa_console.protocol.events import (
     Countdown,
     Demoted,
+    Fenced,
     PrimaryLost,
     RoleChanged,
     SyncFailed,
     SyncFinished,
     Takeover,
+    TakeoverBlocked,
     TakeoverStep,
 )
 from pa_console.protocol.models import Event, EventType
@@ -40,6 +42,11 @@ CATEGORIES: dict[str, frozenset[str]] = {
             EventType.DEMOTED,
             EventType.ROLE_CHANGED,
             EventType.SPLIT_BRAIN_DATA_KEPT,
+            # Issue 13's, by wire name (typed in protocol/events.py).
+            "takeover_blocked",
+            "primary_refused",
+            "fenced",
+            "keep_aside_failed",
         }
     ),
     "settings": frozenset(
@@ -87,6 +94,13 @@ def summarize(event: Event) -> str:
             return f"Became primary ({how}), epoch {took.epoch if took.epoch is not None else '?'}{tail}"
         case Demoted() as demoted:
             return f"Demoted to backup: {demoted.peer or 'the peer'} is primary at epoch {demoted.peer_epoch}"
+        case TakeoverBlocked() as blocked:
+            if blocked.blocked:
+                return f"Automatic takeover blocked: {blocked.reason or 'no reason given'}"
+            return "Automatic takeover possible again"
+        case Fenced() as fenced:
+            peer = fenced.peer or "the peer"
+            return f"Fenced: stepped down to backup, {peer} is primary at epoch {fenced.peer_epoch}"
         case RoleChanged() as changed:
             return f"Role changed to {changed.role} (epoch {changed.epoch if changed.epoch is not None else '?'})"
         case _:

@@ -89,3 +89,12 @@ def _entry(e):  # type: ignore[no-untyped-def]
     from pa_console.console.state.timeline import TimelineEntry
 
     return TimelineEntry("beta", e)
+
+
+def test_issue_13_events_are_summarised_in_the_failover_category() -> None:
+    from pa_console.protocol.events import Fenced, TakeoverBlocked
+
+    blocked = _entry(event(TakeoverBlocked(blocked=True, reason="no witness answers")))
+    assert blocked.category == "failover" and blocked.summary == "Automatic takeover blocked: no witness answers"
+    fenced = _entry(event(Fenced(peer="beta", peer_epoch=5)))
+    assert fenced.summary == "Fenced: stepped down to backup, beta is primary at epoch 5"

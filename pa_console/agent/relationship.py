@@ -16,7 +16,8 @@ from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.store.local import set_in
 from pa_console.agent.sync.staging import wipe_site_data
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
-from pa_console.protocol.models import EventType, RelationshipInfo, RelationshipRequest, Role
+from pa_console.protocol.events import RelationshipBroken, RelationshipEstablished, RoleChanged
+from pa_console.protocol.models import RelationshipInfo, RelationshipRequest, Role
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,9 @@ def write(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any]) -
 
 
 def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=epoch, reason=reason)
-    runtime.bus.publish(EventType.RELATIONSHIP_ESTABLISHED, role=role.value, peer=peer["peer_name"],
-                        peer_host=peer["peer_host"], peer_port=peer["peer_port"],
-                        peer_fingerprint=peer["peer_fingerprint"])
+    runtime.bus.publish(RoleChanged(role=role.value, epoch=epoch, reason=reason))
+    runtime.bus.publish(RelationshipEstablished(role=role.value, peer=peer["peer_name"], peer_host=peer["peer_host"],
+                                                peer_port=peer["peer_port"], peer_fingerprint=peer["peer_fingerprint"]))
 
 
 def record(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
@@ -136,9 +136,9 @@ def break_locally(runtime: AgentRuntime, reason: str) -> bool:
         if was_backup:
             wipe_site_data(conn)
             conn.execute("DELETE FROM local WHERE key IN ('sync_state', 'last_sync', 'last_sync_ok_at')")
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=Role.STANDALONE.value, epoch=runtime.epoch, reason=reason)
-    runtime.bus.publish(EventType.RELATIONSHIP_BROKEN, peer=rel["peer_name"] if rel else None, reason=reason,
-                        site_data_removed=was_backup)
+    runtime.bus.publish(RoleChanged(role=Role.STANDALONE.value, epoch=runtime.epoch, reason=reason))
+    runtime.bus.publish(RelationshipBroken(peer=rel["peer_name"] if rel else None, reason=reason,
+                                           site_data_removed=was_backup))
     runtime.relationship_changed()
     return was_backup
 

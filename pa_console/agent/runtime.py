@@ -18,8 +18,8 @@ from pa_console.agent.store.events import EventLog
 from pa_console.agent.store.local import LocalStore
 from pa_console.agent.store.site import SiteStore
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
+from pa_console.protocol.events import AgentStarted, RoleChanged
 from pa_console.protocol.models import (
-    EventType,
     FailoverSettings,
     Health,
     PeerSummary,
@@ -80,7 +80,7 @@ class AgentRuntime:
 
             set_in(conn, "role", role.value)
             set_in(conn, "epoch", new_epoch)
-        self.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=new_epoch, reason=reason)
+        self.bus.publish(RoleChanged(role=role.value, epoch=new_epoch, reason=reason))
         return new_epoch
 
     @property
@@ -163,7 +163,7 @@ class AgentRuntime:
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
-        self.bus.publish(EventType.AGENT_STARTED, name=self.name, version=PRODUCT_VERSION, role=self.role.value)
+        self.bus.publish(AgentStarted(name=self.name, version=PRODUCT_VERSION, role=self.role.value))
         for service in self.services:
             await service.start()
 

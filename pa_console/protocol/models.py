@@ -8,9 +8,12 @@ import ipaddress
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+if TYPE_CHECKING:
+    from pa_console.protocol.events import AnyEvent, EventBody
 
 __all__ = [
     "AgentInfo",
@@ -292,10 +295,31 @@ class SiteDigest(_Model):
 
 
 class Event(_Model):
+    """An event as the wire carries it. `body` is its typed data (protocol/events.py), parsed once and kept."""
+
     id: int
     ts: datetime
     type: str
     data: dict[str, Any] = Field(default_factory=dict)
+    _body: Any = PrivateAttr(default=None)
+
+    @property
+    def body(self) -> AnyEvent:
+        if self._body is None:
+            from pa_console.protocol.events import parse_body  # events.py builds on this module's models
+
+            self._body = parse_body(self.type, self.data)
+        return cast("AnyEvent", self._body)
+
+    @classmethod
+    def of(cls, body: EventBody, *, id: int, ts: datetime) -> Event:
+        """The envelope of a typed body (the agent's store and the tests build events this way)."""
+        from pa_console.protocol.events import wire_data
+
+        type_, data = wire_data(body)
+        event = cls(id=id, ts=ts, type=type_, data=data)
+        event._body = body
+        return event
 
 
 class SharedAddress(_Strict):

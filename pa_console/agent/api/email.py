@@ -8,7 +8,8 @@ from pa_console.agent.auth import Admin, Runtime
 from pa_console.agent.errors import AgentError
 from pa_console.agent.mail import EMAIL_SETTING, MailError, public_config, send_mail
 from pa_console.agent.mail_tls import CaFileError, check_ca_file
-from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailTestResult, EventType, Role
+from pa_console.protocol.events import EmailChanged
+from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailTestResult, Role
 
 router = APIRouter(prefix="/email", dependencies=[Admin])
 
@@ -34,7 +35,7 @@ def put_email(body: EmailConfigUpdate, runtime: Runtime) -> EmailConfig:
     if body.password is None:
         new["password"] = current.get("password", "")
     runtime.site.set_setting(EMAIL_SETTING, new)
-    runtime.bus.publish(EventType.EMAIL_CHANGED, host=body.host, port=body.port, recipients=body.recipients)
+    runtime.bus.publish(EmailChanged(host=body.host, port=body.port, recipients=body.recipients))
     return public_config(new)
 
 

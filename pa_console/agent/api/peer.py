@@ -20,7 +20,8 @@ from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.relationship import KEYS_DIFFER, break_locally, record
 from pa_console.agent.sync import feed
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
-from pa_console.protocol.models import Endpoint, EventType, Role, SyncReport, SyncStatus
+from pa_console.protocol.events import SyncFailed, SyncFinished
+from pa_console.protocol.models import Endpoint, Role, SyncReport, SyncStatus
 
 router = APIRouter(prefix="/peer")
 
@@ -123,8 +124,8 @@ def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
     runtime.local.set("last_sync", report)
     if body.status == SyncStatus.OK:
         runtime.local.set("last_sync_ok_at", report["finished_at"])
-    runtime.bus.publish(EventType.SYNC_FINISHED if body.status == SyncStatus.OK else EventType.SYNC_FAILED,
-                        **report, reported_by="backup")
+    outcome = SyncFinished if body.status == SyncStatus.OK else SyncFailed
+    runtime.bus.publish(outcome(**{**report, "reported_by": "backup"}))
     return {"ok": True}
 
 

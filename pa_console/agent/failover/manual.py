@@ -96,7 +96,7 @@ async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
-                                     service.monitor.peer_epoch + 1)
+                                     service.monitor.peer_epoch + 1, how="forced")
     return RoleResult(role=Role.PRIMARY, epoch=epoch,
                       detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. If {peer} "
                              "returns as primary, it will demote itself and keep its newer data aside."

@@ -170,7 +170,7 @@ class FailoverMonitor:
 
     async def _perform(self, effect: Effect) -> None:
         if isinstance(effect, Publish):
-            self.runtime.bus.publish(effect.type, **effect.data)
+            self.runtime.bus.publish(effect.body)
         elif isinstance(effect, Mail):
             send_in_background(self.runtime, effect.key, effect.subject, effect.body)
         elif isinstance(effect, TakeOver):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pa_console.agent.store.local import set_in
-from pa_console.protocol.models import EventType, Role
+from pa_console.protocol.events import RoleChanged
+from pa_console.protocol.models import Role
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -32,6 +33,6 @@ def change_role(runtime: AgentRuntime, role: Role, reason: str, at_least_epoch: 
         rel = runtime.relationship
         if rel is not None:
             set_in(conn, "relationship", {**rel, "role": role.value})
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=new_epoch, reason=reason, **extra)
+    runtime.bus.publish(RoleChanged(role=role.value, epoch=new_epoch, reason=reason, **extra))
     runtime.relationship_changed()
     return new_epoch

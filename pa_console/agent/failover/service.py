@@ -22,7 +22,8 @@ from pa_console.agent.failover.takeover import demote, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.shared_ip.base import SharedAddressError
 from pa_console.agent.shared_ip.site import SharedSite
-from pa_console.protocol.models import EventType, Role, SharedAddress
+from pa_console.protocol.events import Demoted, SplitBrainDataKept, TakeoverStep
+from pa_console.protocol.models import Role, SharedAddress
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -132,8 +133,8 @@ class FailoverService:
                     released = f"could not release it: {exc}"
                 if released:
                     log.warning("the shared address was still held by this %s: %s", role, released)
-                    self.runtime.bus.publish(EventType.TAKEOVER_STEP, step="release_stale_shared_address",
-                                             ok="could not" not in released, detail=released, duration_s=0.0)
+                    self.runtime.bus.publish(TakeoverStep(step="release_stale_shared_address",
+                                                          ok="could not" not in released, detail=released))
             return SERVE_CHECK_S
         self._stale_checked = None
         if self.site.serving_config == shared:
@@ -146,8 +147,7 @@ class FailoverService:
         except SharedAddressError as exc:
             if str(exc) != self._serve_error:  # report each distinct problem once, not every second
                 self._serve_error = str(exc)
-                self.runtime.bus.publish(EventType.TAKEOVER_STEP, step="shared_address", ok=False, detail=str(exc),
-                                         duration_s=0.0)
+                self.runtime.bus.publish(TakeoverStep(step="shared_address", ok=False, detail=str(exc)))
             return SERVE_RETRY_S
         self._serve_error = None
         return SERVE_CHECK_S
@@ -199,9 +199,8 @@ class FailoverService:
             demote_epoch = await demote(self.runtime, self.site, f"split brain: {peer_name} is primary at epoch "
                                         f"{peer_epoch}, this appliance was at {own_epoch}", peer_epoch,
                                         split_brain=True)
-            self.runtime.bus.publish(EventType.DEMOTED, peer=peer_name, peer_epoch=peer_epoch,
-                                     previous_epoch=own_epoch, epoch=demote_epoch,
-                                     kept=str(kept) if kept else None)
+            self.runtime.bus.publish(Demoted(peer=peer_name, peer_epoch=peer_epoch, previous_epoch=own_epoch,
+                                             epoch=demote_epoch, kept=str(kept) if kept else None))
             subject, body = messages.demoted(self.runtime.name, peer_name, own_epoch, peer_epoch,
                                              str(kept) if kept else None)
             send_in_background(self.runtime, "demoted", subject, body)
@@ -212,10 +211,10 @@ class FailoverService:
         except (OSError, sqlite3.Error) as exc:
             log.error("could not keep the site data aside before demotion: %r", exc)
             return None
-        self.runtime.bus.publish(EventType.SPLIT_BRAIN_DATA_KEPT, path=str(kept),
-                                 last_seq=self.runtime.site.last_seq(),
+        self.runtime.bus.publish(SplitBrainDataKept(
+                                 path=str(kept), last_seq=self.runtime.site.last_seq(),
                                  detail="The site data as it was on this appliance before it was demoted; the "
-                                        "next sync replaces the live copy with the primary's.")
+                                        "next sync replaces the live copy with the primary's."))
         return kept
 
     # -- takeover ---------------------------------------------------------------------------------------------------
@@ -223,7 +222,7 @@ class FailoverService:
         async with self.transition:
             if self.runtime.role != Role.BACKUP:
                 return
-            _, steps = await promote(self.runtime, self.site, reason, peer_epoch + 1)
+            _, steps = await promote(self.runtime, self.site, reason, peer_epoch + 1, how="automatic")
         rel = self.runtime.relationship or {}
         subject, body = messages.takeover(self.runtime.name, str(rel.get("peer_name", "the old primary")), reason,
                                           [s.as_tuple() for s in steps])

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pa_console.agent.failover.roles import change_role
 from pa_console.agent.shared_ip.base import SharedAddressError
-from pa_console.protocol.models import EventType, Role
+from pa_console.protocol.events import Takeover, TakeoverHow, TakeoverStep, TakeoverStepSummary
+from pa_console.protocol.models import Role
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -38,7 +39,7 @@ async def _timed(runtime: AgentRuntime, step: str, action: Callable[[], Awaitabl
     except SharedAddressError as exc:
         detail, ok = str(exc), False
     result = StepResult(step, ok, detail, round(time.monotonic() - t0, 3))
-    runtime.bus.publish(EventType.TAKEOVER_STEP, **asdict(result))
+    runtime.bus.publish(TakeoverStep(**asdict(result)))
     return result
 
 
@@ -50,7 +51,7 @@ async def _methods(runtime: AgentRuntime, event: Literal["takeover", "demotion"]
 
 
 async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least_epoch: int = 0,
-                  planned: bool = False) -> tuple[int, list[StepResult]]:
+                  planned: bool = False, how: TakeoverHow | None = None) -> tuple[int, list[StepResult]]:
     """Become primary: role first (so the site answers 'primary'), then the shared address."""
     epoch = 0
 
@@ -63,8 +64,9 @@ async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least
     if runtime.settings.shared_address is not None:
         steps.append(await _timed(runtime, "shared_address", site.serve))
     steps += await _methods(runtime, "takeover", reason)  # DNS swing, NAT swing (issue 9)
-    runtime.bus.publish(EventType.TAKEOVER, role=Role.PRIMARY.value, epoch=epoch, reason=reason, planned=planned,
-                        ok=all(s.ok for s in steps), steps=[asdict(s) for s in steps])
+    runtime.bus.publish(Takeover(role=Role.PRIMARY.value, epoch=epoch, reason=reason, planned=planned,
+                                 ok=all(s.ok for s in steps), steps=[TakeoverStepSummary(**asdict(s)) for s in steps],
+                                 how=how or ("planned" if planned else None)))
     return epoch, steps
 
 
@@ -75,6 +77,5 @@ async def demote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least_
     try:
         await site.withdraw()
     except SharedAddressError as exc:
-        runtime.bus.publish(EventType.TAKEOVER_STEP, step="release_shared_address", ok=False, detail=str(exc),
-                            duration_s=0.0)
+        runtime.bus.publish(TakeoverStep(step="release_shared_address", ok=False, detail=str(exc), event="demotion"))
     return change_role(runtime, Role.BACKUP, reason, at_least_epoch, **extra)

@@ -25,7 +25,9 @@ from pa_console.agent.sync.blob_frames import FrameError, FrameParser
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
-from pa_console.protocol.models import EventType, Role, SyncProgress, SyncReport, SyncStatus
+from pa_console.protocol.events import SyncFailed as SyncFailedEvent
+from pa_console.protocol.events import SyncFinished, SyncProgressed, SyncStarted
+from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class SyncEngine:
                                   "bytes_moved": 0}
         tracker = ProgressTracker(self._publish_progress)
         rt.sync_progress = tracker.progress
-        rt.bus.publish(EventType.SYNC_STARTED, trigger=trigger)
+        rt.bus.publish(SyncStarted(trigger=trigger))
         try:
             if rt.role != Role.BACKUP or rt.relationship is None:
                 raise SyncFailed("This appliance is not a backup in a failover relationship.")
@@ -132,7 +134,7 @@ class SyncEngine:
                 set_in(conn, "last_sync_ok_at", dumped["finished_at"])
         rt.sync_progress = None
         ok = result.status == SyncStatus.OK
-        rt.bus.publish(EventType.SYNC_FINISHED if ok else EventType.SYNC_FAILED, **dumped)
+        rt.bus.publish(SyncFinished(**dumped) if ok else SyncFailedEvent(**dumped))
         rt.spawn(self._tell_primary(dumped), "report-sync")
         return result
 
@@ -144,7 +146,7 @@ class SyncEngine:
 
     def _publish_progress(self, progress: SyncProgress) -> None:
         self.runtime.sync_progress = progress
-        self.runtime.bus.publish(EventType.SYNC_PROGRESS, **progress.model_dump(mode="json"))
+        self.runtime.bus.publish(SyncProgressed(**progress.model_dump()))
 
     async def _pull_rows(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> dict[str, Any]:
         store, seq, stg = await self._run(staging.sync_position)

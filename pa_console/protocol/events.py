@@ -21,6 +21,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from pa_console.protocol.models import EventType, SyncProgress, SyncReport, SyncStatus
+from pa_console.protocol.verify import VerifyProgress, VerifyReport, VerifyStarted
 
 __all__ = [
     "AgentStarted",
@@ -58,6 +59,9 @@ __all__ = [
     "TakeoverStep",
     "TakeoverStepSummary",
     "UnknownEvent",
+    "VerifyFinished",
+    "VerifyProgressed",
+    "VerifyStartedEvent",
     "parse_body",
     "typed",
     "wire_data",
@@ -333,6 +337,19 @@ class MailFailed(EventBody):
     error: str = ""
 
 
+# -- scrub (pa-agent verify; fields in protocol/verify.py) ------------------------------------------------------
+class VerifyStartedEvent(EventBody, VerifyStarted):
+    type: Literal[EventType.VERIFY_STARTED] = EventType.VERIFY_STARTED
+
+
+class VerifyProgressed(EventBody, VerifyProgress):
+    type: Literal[EventType.VERIFY_PROGRESS] = EventType.VERIFY_PROGRESS
+
+
+class VerifyFinished(EventBody, VerifyReport):
+    type: Literal[EventType.VERIFY_FINISHED] = EventType.VERIFY_FINISHED
+
+
 KnownEvent = Annotated[
     AgentStarted
     | RoleChanged
@@ -361,7 +378,10 @@ KnownEvent = Annotated[
     | Fenced
     | KeepAsideFailed
     | MailSent
-    | MailFailed,
+    | MailFailed
+    | VerifyStartedEvent
+    | VerifyProgressed
+    | VerifyFinished,
     Field(discriminator="type"),
 ]
 

@@ -7,10 +7,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from pa_console.agent.api import email, events, failover, health, peer, peer_failover, role, security, settings, site
+from pa_console.agent.api import (
+    email,
+    events,
+    failover,
+    health,
+    peer,
+    peer_failover,
+    role,
+    security,
+    settings,
+    site,
+    tokens,
+)
 from pa_console.agent.errors import install_error_handlers
+from pa_console.agent.front_door import FrontDoor
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.takeover_methods import api as takeover_methods
+from pa_console.agent.tokens import TokenStore
 from pa_console.protocol.constants import API_PREFIX, PRODUCT_VERSION
 
 
@@ -27,8 +41,11 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
                   # No unauthenticated documentation endpoints: every endpoint needs the token.
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    app.state.tokens = TokenStore(runtime.identity.data_dir.tokens)
+    # Outermost but for Starlette's error middleware: credentials are checked before any body is read.
+    app.add_middleware(FrontDoor, runtime=runtime, tokens=app.state.tokens)
     install_error_handlers(app)
     for module in (health, settings, security, email, site, events, failover, role, peer, peer_failover,
-                   takeover_methods):
+                   takeover_methods, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

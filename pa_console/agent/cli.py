@@ -87,13 +87,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     data_dir = DataDir(Path(args.data_dir))
     load_identity(data_dir)
     store = TokenStore(data_dir.tokens)
-    if args.token_command == "create":
+    if args.action == "create":
         print(store.create(args.name, args.read_only))  # alone on stdout, once: only its hash is kept
-    elif args.token_command == "revoke":
+    elif args.action == "revoke":
         store.revoke(args.name)
-        print(f"Revoked the token {args.name!r}; a serving agent refuses it from its next request.", file=sys.stderr)
+        print(f"Revoked the token {args.name!r}; a serving agent refuses it from its next request.",
+              file=sys.stderr)
     else:
-        items = store.list()
+        items = store.all()
         if args.json:
             print(json.dumps([{"name": t.name, "read_only": t.read_only, "created_at": t.created_at} for t in items],
                              indent=2))
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("token", help="named API tokens: create, list, revoke (also while the agent serves)")
-    tsub = p.add_subparsers(dest="token_command", required=True)
+    tsub = p.add_subparsers(dest="action", required=True)
     t = tsub.add_parser("create", help="make a token and print it once, alone on stdout")
     t.add_argument("data_dir", metavar="DATA_DIR")
     t.add_argument("name", metavar="NAME")

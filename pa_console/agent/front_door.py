@@ -116,7 +116,7 @@ class FrontDoor:
         has_body = _header(headers, b"transfer-encoding") is not None or \
             _header(headers, b"content-length") not in (None, b"0")
         if path in PUBLIC_PATHS:
-            principal = Principal("anonymous", kind="public")  # its routes only read (other methods get the router's 405)
+            principal = Principal("anonymous", kind="public")  # GET/HEAD routes: other methods get the router's 405
         elif path in HANDSHAKE_PATHS:
             principal = Principal("handshake", kind="public")
         else:

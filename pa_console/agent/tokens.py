@@ -96,7 +96,7 @@ class TokenStore:
                 found = info
         return Principal(found.name, found.read_only, "token") if found else None
 
-    def list(self) -> list[TokenInfo]:
+    def all(self) -> list[TokenInfo]:
         return sorted(self._current().values(), key=lambda t: t.name)
 
     def _load(self) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pa_console.agent.api.blob_response import BlobResponse
 from pa_console.agent.auth import Runtime
@@ -28,12 +28,21 @@ router = APIRouter(prefix="/peer")
 class Hello(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nonce_p: str = Field(min_length=32, max_length=128)
-    primary_name: str = Field(max_length=200)
+    primary_name: str = Field(min_length=1, max_length=200)
     version: str = Field(max_length=50)
     schema_version: int
     primary_cert_pem: str = Field(max_length=20_000)
     reverse: Endpoint
     epoch: int = Field(ge=0)
+
+
+    @field_validator("primary_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The name goes into mails (subjects), logs and the console: no control characters, no line breaks.
+        if not value.isprintable():
+            raise ValueError("must be printable (no control characters)")
+        return value
 
 
 class Confirm(BaseModel):
@@ -46,11 +55,7 @@ class Confirm(BaseModel):
 @router.post("/hello")
 def hello(body: Hello, runtime: Runtime) -> dict[str, Any]:
     """Authenticated by what it proves, not by a token: the caller learns only an HMAC over fresh nonces."""
-    rel = runtime.relationship
-    if rel is not None or runtime.role != Role.STANDALONE:
-        with_whom = f" with {rel['peer_name']!r}" if rel else ""
-        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship"
-                              f"{with_whom}; break that relationship on it first.")
+    # Whether (and with whom) this appliance is paired is told only after the caller proved the key (at confirm).
     try:
         fp_p = cert_fingerprint(body.primary_cert_pem)
     except ValueError as exc:
@@ -74,8 +79,9 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
                                        runtime.identity.fingerprint)
     if not handshake.same(body.proof, expected):
         raise AgentError(403, KEYS_DIFFER, "key")
-    if runtime.relationship is not None:
-        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship.")
+    if runtime.relationship is not None or runtime.role != Role.STANDALONE:
+        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship; break "
+                              "that relationship on it first.")
     token = handshake.peer_token(key, pending["nonce_p"], body.nonce_b)
     reverse = pending["reverse"]
     try:

@@ -28,7 +28,7 @@ def _store(request: Request) -> TokenStore:
 
 @router.get("")
 def list_tokens(request: Request) -> list[dict[str, Any]]:
-    return [{"name": t.name, "read_only": t.read_only, "created_at": t.created_at} for t in _store(request).list()]
+    return [{"name": t.name, "read_only": t.read_only, "created_at": t.created_at} for t in _store(request).all()]
 
 
 @router.post("", status_code=201)

@@ -88,11 +88,10 @@ def _write_secret(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-# Why this lifetime: nothing here trusts the certificate because of its dates; the console and the peer pin the whole
-# certificate, and replacing it means re-pinning it on both (re-add the appliance, re-establish the pair). A short
-# lifetime would turn every appliance into a scheduled outage without making the pin any stronger; 825 days is the
-# longest that TLS clients still accept for a certificate outside the public Web PKI (Apple's limit), so an
-# appliance outlives no more than one such renewal every two years. See docs/security.md.
+# Why this lifetime: nothing trusts this certificate because of its dates. The console and the peer pin the whole
+# certificate and do not check its end date (protocol/tls_pin.py), so an appliance never loses its peer, and never
+# fails over, because a date passed. The lifetime is there for scanners and policies: 825 days in all is the longest
+# testssl.sh (and Apple's rule for certificates outside the public Web PKI) accepts. See docs/reliability.md.
 CERT_LIFETIME_DAYS = 825
 
 
@@ -117,8 +116,8 @@ def _make_certificate(name: str, extra_sans: list[str]) -> tuple[bytes, bytes]:
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CERT_LIFETIME_DAYS))
+        .not_valid_before(now - dt.timedelta(minutes=5))  # a peer whose clock is a little behind
+        .not_valid_after(now - dt.timedelta(minutes=5) + dt.timedelta(days=CERT_LIFETIME_DAYS))
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         # A server certificate, not a CA (issue 14: scanners flag CA:TRUE on a leaf). Pinning still works: OpenSSL
         # takes a self-signed certificate in the trust store as its own anchor, and our pinned contexts also set

@@ -6,6 +6,8 @@ import asyncio
 import socket
 import ssl
 
+from pa_console.protocol.tls_pin import pinned_context as pin
+
 
 class PeerUnreachable(Exception):
     pass
@@ -14,11 +16,7 @@ class PeerUnreachable(Exception):
 def pinned_context(cert_pem: str) -> ssl.SSLContext:
     """Trust exactly one certificate. Host names are not checked: the pin is the whole certificate, and
     administrators reach appliances by addresses (NAT, IPs) that a self-signed certificate cannot all name."""
-    ctx = ssl.create_default_context(cadata=cert_pem)
-    ctx.check_hostname = False
-    # The pinned certificate is the anchor itself (certificates made since issue 14 are CA:FALSE).
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    return ctx
+    return pin(cert_pem)
 
 
 def _fetch(host: str, port: int, timeout: float) -> str:

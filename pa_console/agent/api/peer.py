@@ -23,6 +23,7 @@ from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
 from pa_console.protocol.models import Endpoint, EventType, Role, SyncReport, SyncStatus
 
 router = APIRouter(prefix="/peer")
+_MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger number would raise OverflowError deep in the store
 
 
 class Hello(BaseModel):
@@ -30,10 +31,10 @@ class Hello(BaseModel):
     nonce_p: str = Field(min_length=32, max_length=128)
     primary_name: str = Field(min_length=1, max_length=200)
     version: str = Field(max_length=50)
-    schema_version: int
+    schema_version: int = Field(ge=0, le=1_000_000)
     primary_cert_pem: str = Field(max_length=20_000)
     reverse: Endpoint
-    epoch: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=_MAX_INT)
 
 
     @field_validator("primary_name")
@@ -49,7 +50,7 @@ class Confirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nonce_b: str = Field(min_length=32, max_length=128)
     proof: str = Field(min_length=64, max_length=64)
-    epoch: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=_MAX_INT)
 
 
 @router.post("/hello")
@@ -135,9 +136,11 @@ def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
 
 
 @router.get("/changes", dependencies=[PeerAuth])
-async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query(max_length=64),
-                  resume: str = Query(default="{}", max_length=10_000), resume_store: str = Query(default=""),
-                  resume_base: int = Query(default=-1), format: int = Query(default=1)) -> StreamingResponse:
+async def changes(runtime: Runtime, since: int = Query(ge=0, le=_MAX_INT), store: str = Query(max_length=64),
+                  resume: str = Query(default="{}", max_length=10_000),
+                  resume_store: str = Query(default="", max_length=64),
+                  resume_base: int = Query(default=-1, ge=-1, le=_MAX_INT),
+                  format: int = Query(default=1, ge=0, le=1000)) -> StreamingResponse:
     if runtime.role != Role.PRIMARY:
         raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")
     if format != feed.FORMAT:
@@ -145,6 +148,8 @@ async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query
                               f"({PRODUCT_VERSION}); run the same version on both appliances.")
     try:
         points = {str(k): int(v) for k, v in orjson.loads(resume).items()}
+        if any(not 0 <= v <= _MAX_INT for v in points.values()):
+            raise ValueError("out of range")
     except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError) as exc:
         raise AgentError(422, "resume must be a JSON object of change numbers.") from exc
     own = await asyncio.to_thread(feed.store_id, runtime.db.connect())

@@ -29,7 +29,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     data_dir = DataDir(Path(args.data_dir))
-    identity = create_identity(data_dir, args.name or socket.gethostname(),
+    identity = create_identity(data_dir, socket.gethostname() if args.name is None else args.name,
                                Path(args.key_file) if args.key_file else None, args.san or [])
     from pa_console.agent.store.db import Database
 

@@ -142,12 +142,13 @@ def read_key_file(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO must not hang init
     except OSError as exc:
         raise IdentityError(f"Cannot read the key file {path}: {exc.strerror}.") from exc
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise IdentityError(f"The key file {path} is not a regular file; put the key (64 hex digits, e.g. from "
                                 "'openssl rand -hex 32') in a file and give that.")
-        raw = fh.read(KEY_FILE_MAX_BYTES + 1)
+        raw = os.read(fd, KEY_FILE_MAX_BYTES + 1)
+    finally:
+        os.close(fd)
     if len(raw) > KEY_FILE_MAX_BYTES:
         raise IdentityError(f"The key file {path} is larger than {KEY_FILE_MAX_BYTES} bytes; it should hold only "
                             "the key (64 hex digits).")

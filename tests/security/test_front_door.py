@@ -60,7 +60,7 @@ def test_bodies_past_the_endpoints_limit_get_413_and_change_nothing(agents) -> N
     auth = f"Authorization: Bearer {agent.token}\r\n"
     for chunked in (False, True):
         head = _head("PUT", "/api/v1/email", auth, None if chunked else 1 * MB, chunked)
-        status, headers, body, sent = request_with_endless_body(agent, head, 1 * MB, chunked=chunked, chunk=16384)
+        status, headers, body, _ = request_with_endless_body(agent, head, 1 * MB, chunked=chunked, chunk=16384)
         detail = json.loads(body)["detail"]
         assert status == 413 and "larger than this endpoint takes" in detail, (status, body)
         assert headers.get("connection") == "close"
@@ -113,7 +113,8 @@ def test_named_tokens_full_and_read_only_and_revoked_while_serving(agents) -> No
                                    ("PUT", "/api/v1/email", {"host": "127.0.0.1"}),
                                    ("GET", "/api/v1/tokens", None), ("POST", "/api/v1/tokens", {"name": "x"})):
             r = c.request(method, path, json=body)
-            assert r.status_code == 403 and "read-only" in r.json()["detail"] or "full access" in r.json()["detail"], \
+            detail = r.json()["detail"]
+            assert r.status_code == 403 and ("read-only" in detail or "full access" in detail), \
                 (method, path, r.status_code, r.text)
     with agent.client(token=writer) as c:
         assert c.put("/api/v1/failover/settings", json={"pull_interval_s": 300}).status_code == 200

@@ -51,7 +51,8 @@ def test_a_hello_flood_keeps_memory_bounded(agents) -> None:  # type: ignore[no-
         c.headers.pop("Authorization")
         # Warm up (first requests load code and caches), then measure.
         for _ in range(200):
-            assert c.post("/api/v1/peer/hello", json=_hello_body(pem, h["version"], h["schema_version"])).status_code == 200
+            r = c.post("/api/v1/peer/hello", json=_hello_body(pem, h["version"], h["schema_version"]))
+            assert r.status_code == 200
         before = memory_kib(agent.proc.pid)
         t0 = time.monotonic()
         n = 3000

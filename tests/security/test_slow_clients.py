@@ -97,9 +97,11 @@ def test_slow_clients_are_closed_and_health_answers_within_a_second(tmp_path, cl
         took = time.monotonic() - t0
         closed = sorted(outcome.closed_after)
         slow_probes = [p for p in probes if p[0] != 200 or p[1] >= 1.0]
-        print(f"\n{clients} slow clients: {len(closed)} closed by the agent (median after {closed[len(closed) // 2]:.1f}"
-              f" s, last after {closed[-1]:.1f} s), {outcome.refused} closed in the handshake, {outcome.still_open}"
-              f" still open, {sum(c < HEADER_TIMEOUT_S - 1 for c in closed)} early (evicted); {len(probes)} health calls by curl, slowest {max(p[1] for p in probes):.3f} s; "
+        median = closed[len(closed) // 2]
+        print(f"\n{clients} slow clients: {len(closed)} closed by the agent (median after {median:.1f} s, last"
+              f" after {closed[-1]:.1f} s), {outcome.refused} closed in the handshake, {outcome.still_open}"
+              f" still open, {sum(c < HEADER_TIMEOUT_S - 1 for c in closed)} early (evicted); {len(probes)} health"
+              f" calls by curl, slowest {max(p[1] for p in probes):.3f} s; "
               f"{took:.0f} s in all")
         assert outcome.still_open == 0
         assert len(closed) + outcome.refused == clients

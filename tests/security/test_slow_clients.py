@@ -7,6 +7,7 @@ health call must answer 200 within 1 s."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import time
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from pa_console.agent.connections import HEADER_TIMEOUT_S
+from tests.faults.support import make_pair
 from tests.fuzz.support import log_problems
-from tests.harness import RunningAgent, pinned_context, start_agent
+from tests.harness import RunningAgent, pinned_context, start_agent, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (apt install curl)")
 
@@ -83,7 +85,7 @@ async def _siege(agent: RunningAgent, clients: int, give_up_s: float) -> tuple[O
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("clients", [500, 1000])
+@pytest.mark.parametrize("clients", [500, pytest.param(1000, marks=pytest.mark.long)])
 def test_slow_clients_are_closed_and_health_answers_within_a_second(tmp_path, clients: int) -> None:  # type: ignore[no-untyped-def]
     """500 fit within the agent's connection budget (1024 - 256 kept) and are closed by the header timeout; 1000
     would exceed the open-files limit, so the ones waiting longest for their headers are closed to make room."""
@@ -120,3 +122,30 @@ def test_slow_clients_are_closed_and_health_answers_within_a_second(tmp_path, cl
         assert "Too many open files" not in agent.output()
     finally:
         agent.kill()
+
+
+@pytest.mark.timeout(300)
+def test_a_paired_backup_does_not_see_its_primary_flap_under_1000_slow_clients(agents) -> None:  # type: ignore[no-untyped-def]
+    """The primary, limited to 1024 open files, is held by 1000 slow clients (more than its connection budget): the
+    backup, probing it every second, must not lose it (each loss is a mail and a countdown)."""
+    pair = make_pair(agents, probe_interval_s=1, primary_timeout_s=60, auto_failover=False)
+    p, b = pair.primary, pair.backup
+    try:
+        p.terminate()
+        p.nofile = 1024
+        p.start()
+        wait_until(lambda: b.health()["primary_reachable"] is True, timeout=60, what="the backup sees its primary")
+        after = max([e["id"] for e in _events(b, 0)], default=0)
+        outcome, probes = asyncio.run(_siege(p, 1000, give_up_s=HEADER_TIMEOUT_S + 40))
+        assert outcome.still_open == 0 and not [x for x in probes if x[0] != 200 or x[1] >= 1.0], probes
+        kinds = [e["type"] for e in _events(b, after)]
+        print(f"\nbackup events during the siege: {kinds}")
+        assert "primary_lost" not in kinds and "countdown" not in kinds, kinds
+        assert b.health()["primary_reachable"] is True
+    finally:
+        pair.stop()
+
+
+def _events(agent: RunningAgent, after: int) -> list[dict[str, object]]:
+    text = agent.request("GET", "/api/v1/events", params={"after": after, "follow": "false"}).text
+    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]

@@ -113,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
     args = parse_args(argv)
     _configure_logging(args.verbose)
+    from pa_console.console.bindings import check_bindings
+
+    if problem := check_bindings():
+        print(problem, file=sys.stderr)
+        return 2
     if args.demo:
         from pa_console.console.demo import run_demo
 

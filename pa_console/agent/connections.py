@@ -6,7 +6,8 @@ descriptors (issue 14). Here every connection that waits for request headers (a 
 its response) must complete them within HEADER_TIMEOUT_S, or it is closed. And past `max_connections`, a new
 connection closes the connection that has waited longest for its headers: a client that is still sending headers
 (a slow or idle one) gives way, so the peer and the administrator, who send theirs at once, always get in.
-Connections inside a request are never evicted; their body has its own timeouts (front_door.py).
+Connections inside a request are not evicted, except while they read a body nobody has vouched for yet (the peer
+handshake is open to anyone); bodies have their own timeouts (front_door.py).
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger(__name__)
 
 HEADER_TIMEOUT_S = 10.0  # HAProxy's usual `timeout http-request`; a real client sends its headers in milliseconds
-TLS_HANDSHAKE_TIMEOUT_S = 10.0  # asyncio's default is 60 s
+# asyncio's default is 60 s. Longer than the peer's own connect timeout (10 s), so that a peer behind a one-way
+# partition reports "did not answer in time" rather than a connection closed by us.
+TLS_HANDSHAKE_TIMEOUT_S = 20.0
 # File descriptors kept for everything that is not a client connection: one SQLite connection per worker thread
 # (file, -wal, -shm: 3 each, 40 threads), the peer client's sockets, blob reads, the log, listening sockets.
 RESERVED_FDS = 256
 MIN_CONNECTIONS = 32
+EVICTABLE_KEY = "pa.evictable"  # in the ASGI scope: a callable(bool) the front door calls around public bodies
 
 
 def raise_fd_limit() -> int:
@@ -52,7 +56,7 @@ class ConnectionGuard:
         self.max_connections = max_connections
         self.header_timeout_s = header_timeout_s
         self.open = 0
-        self.waiting: dict[Any, asyncio.TimerHandle] = {}
+        self.waiting: dict[Any, asyncio.TimerHandle | None] = {}
         self.timed_out = 0
         self.evicted = 0
 
@@ -77,6 +81,13 @@ class ConnectionGuard:
 
     def request_started(self, conn: GuardedHttpProtocol) -> None:
         self._forget(conn)
+
+    def evictable(self, conn: GuardedHttpProtocol, yes: bool) -> None:
+        """A request that is not authenticated yet reads its body (the peer handshake is open to anyone): it may
+        be closed to make room, like a connection still sending headers. Its time is bounded by the body timeouts."""
+        self._forget(conn)
+        if yes and not conn.transport.is_closing():
+            self.waiting[conn] = None
 
     def closed(self, conn: GuardedHttpProtocol) -> None:
         self.open -= 1
@@ -112,7 +123,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.guard.request_started(self)
+        # For the front door: mark this connection evictable while it reads an unauthenticated body.
+        self.scope[EVICTABLE_KEY] = self._set_evictable  # type: ignore[literal-required]
         super().on_headers_complete()
+
+    def _set_evictable(self, yes: bool) -> None:
+        self.guard.evictable(self, yes)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

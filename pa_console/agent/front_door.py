@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pa_console.agent.connections import EVICTABLE_KEY
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.tokens import ADMIN, Principal, TokenStore
 from pa_console.protocol.constants import API_PREFIX
@@ -138,7 +139,16 @@ class FrontDoor:
         state["principal"] = principal
         scope = {**scope, "state": state}
         if has_body:
-            replay = await self._read_body(path, headers, receive, send)
+            # A body nobody vouched for yet (the handshake, /check_health) must not hold a connection the peer or
+            # the administrator needs: while it is read, the connection may be closed to make room.
+            evictable = scope.get(EVICTABLE_KEY) if principal.kind == "public" else None
+            if evictable is not None:
+                evictable(True)
+            try:
+                replay = await self._read_body(path, headers, receive, send)
+            finally:
+                if evictable is not None:
+                    evictable(False)
             if replay is None:
                 return
             receive = replay

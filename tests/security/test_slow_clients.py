@@ -30,7 +30,7 @@ class Outcome:
     refused: int = 0
 
 
-async def _slow_client(agent: RunningAgent, outcome: Outcome, give_up_s: float) -> None:
+async def _slow_client(agent: RunningAgent, outcome: Outcome, give_up_s: float, body: bool = False) -> None:
     try:
         reader, writer = await asyncio.open_connection(agent.host, agent.port, ssl=pinned_context(agent.cert_pem),
                                                        server_hostname=agent.host, ssl_handshake_timeout=30)
@@ -40,13 +40,17 @@ async def _slow_client(agent: RunningAgent, outcome: Outcome, give_up_s: float) 
     start = time.monotonic()
     line = 0
     try:
-        writer.write(b"GET /api/v1/failover/health HTTP/1.1\r\nHost: appliance\r\n")
+        if body:  # complete headers of an open endpoint, then a body that trickles
+            writer.write(b"POST /api/v1/peer/hello HTTP/1.1\r\nHost: appliance\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 60000\r\n\r\n{")
+        else:
+            writer.write(b"GET /api/v1/failover/health HTTP/1.1\r\nHost: appliance\r\n")
         while time.monotonic() - start < give_up_s:
             try:
                 data = await asyncio.wait_for(reader.read(4096), 2.0)
             except TimeoutError:
                 line += 1
-                writer.write(f"X-Slow-{line}: trickle\r\n".encode())
+                writer.write(b" " if body else f"X-Slow-{line}: trickle\r\n".encode())
                 continue
             if not data:
                 break
@@ -69,11 +73,12 @@ def _health_by_curl(agent: RunningAgent) -> tuple[int, float]:
     return int(code or 0), float(seconds or 99)
 
 
-async def _siege(agent: RunningAgent, clients: int, give_up_s: float) -> tuple[Outcome, list[tuple[int, float]]]:
+async def _siege(agent: RunningAgent, clients: int, give_up_s: float,
+                 body: bool = False) -> tuple[Outcome, list[tuple[int, float]]]:
     outcome = Outcome()
     tasks = []
     for i in range(clients):
-        tasks.append(asyncio.ensure_future(_slow_client(agent, outcome, give_up_s)))
+        tasks.append(asyncio.ensure_future(_slow_client(agent, outcome, give_up_s, body)))
         if i % 50 == 49:
             await asyncio.sleep(0.2)  # a few hundred handshakes a second, as a real flood would pace itself
     probes = []
@@ -149,3 +154,25 @@ def test_a_paired_backup_does_not_see_its_primary_flap_under_1000_slow_clients(a
 def _events(agent: RunningAgent, after: int) -> list[dict[str, object]]:
     text = agent.request("GET", "/api/v1/events", params={"after": after, "follow": "false"}).text
     return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+
+
+@pytest.mark.long
+@pytest.mark.timeout(300)
+def test_slow_unauthenticated_bodies_do_not_lock_out_the_administrator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """1000 clients post to the open handshake endpoint and trickle the body (one byte every 2 s): each is closed by
+    the body timeout (30 s) or to make room, and health still answers within 1 s."""
+    agent = start_agent(tmp_path, "bodies")
+    agent.terminate()
+    agent.nofile = 1024
+    agent.start()
+    try:
+        outcome, probes = asyncio.run(_siege(agent, 1000, give_up_s=80, body=True))
+        closed = sorted(outcome.closed_after)
+        print(f"\n1000 slow bodies: {len(closed)} closed (last after {closed[-1]:.1f} s), "
+              f"{sum(c < 25 for c in closed)} early (evicted); slowest health {max(p[1] for p in probes):.3f} s")
+        assert outcome.still_open == 0
+        assert not [p for p in probes if p[0] != 200 or p[1] >= 1.0], probes
+        assert closed[-1] <= 30 + 20
+        assert agent.health()["name"] == "bodies"
+    finally:
+        agent.kill()

@@ -43,7 +43,7 @@ def describe_connect_error(exc: BaseException, what: str, host: str, port: int) 
         return (f"TLS with {where} failed ({what}): {exc.reason or exc}; check that this is a pa-agent port "
                 "and not another service.")
     if isinstance(exc, OSError):
-        return f"Cannot reach {what} at {where}: {exc.strerror or exc}."
+        return f"Cannot reach {what} at {where}: {exc.strerror or exc or 'the connection was closed'}."
     return f"Cannot reach {what} at {where}: {exc}."
 
 

@@ -144,6 +144,9 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
     guard = ConnectionGuard(connection_budget(fd_limit))
     config = uvicorn.Config(app, ssl_certfile=str(data_dir.cert), ssl_keyfile=str(data_dir.key),
                             ssl_ciphers=TLS12_CIPHERS, http=guarded_protocol(guard),
+                            # No WebSocket endpoints: an upgrade would hand the connection to a protocol the
+                            # connection guard does not see.
+                            ws="none",
                             log_config=None, access_log=False, lifespan="on",
                             # Event streams never end by themselves; don't let them hold up a stop.
                             timeout_graceful_shutdown=3)

@@ -245,7 +245,7 @@ class EmailConfigUpdate(_Strict):
     def _sender(cls, value: str) -> str:
         value = value.strip()
         if value and email_problem(value):
-            raise ValueError("must be one email address such as pa@example.com")
+            raise ValueError("must be an email address such as pa@example.com")
         return value
 
     @field_validator("recipients", mode="before")

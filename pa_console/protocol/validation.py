@@ -73,5 +73,5 @@ def email_problem(address: str) -> str | None:
     try:
         validate_email(address, check_deliverability=False, globally_deliverable=False, allow_domain_literal=True)
     except EmailNotValidError as exc:
-        return f"{address[:80]!r} is not one email address: {exc}"
+        return f"{address[:80]!r} is not an email address ({str(exc).rstrip('.')})."
     return None

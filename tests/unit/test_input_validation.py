@@ -125,10 +125,10 @@ RECIPIENTS = [
     (["root@mailhost"], None),  # a mail host on the appliance's network
     (["  ops@example.com  ", ""], None),  # trimmed, blanks dropped
     (["postmaster,evil@x.com"], "invalid characters"),
-    (["a@example.com, b@example.com"], "one email address"),
+    (["a@example.com, b@example.com"], "not an email address"),
     (["Ops <ops@example.com>"], "display name"),
-    (["ops@example.com\r\nBcc: evil@x.com"], "one email address"),
-    (["no-at-sign"], "one email address"),
+    (["ops@example.com\r\nBcc: evil@x.com"], "not an email address"),
+    (["no-at-sign"], "not an email address"),
     (["a" * 1_000_000 + "@example.com"], "longer than an email address"),
     (["x@example.com"] * 101, "at most 100"),
 ]

@@ -31,7 +31,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class TokenError(Exception):
-    """A refused token operation, phrased for the administrator."""
+    """A refused token operation, phrased for the administrator, with the HTTP status the API answers."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -139,9 +143,11 @@ class TokenStore:
         token = secrets.token_urlsafe(32)
         with self._locked() as items:
             if any(i["name"] == name for i in items):
-                raise TokenError(f"A token named {name!r} exists already; revoke it first or choose another name.")
+                raise TokenError(f"A token named {name!r} exists already; revoke it first or choose another name.",
+                                 409)
             if len(items) >= MAX_TOKENS:
-                raise TokenError(f"This appliance has {MAX_TOKENS} named tokens already; revoke unused ones first.")
+                raise TokenError(f"This appliance has {MAX_TOKENS} named tokens already; revoke unused ones first.",
+                                 409)
             items.append({"name": name, "sha256": _hash(token), "read_only": read_only,
                           "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
         return token
@@ -150,5 +156,5 @@ class TokenStore:
         with self._locked() as items:
             kept = [i for i in items if i["name"] != name]
             if len(kept) == len(items):
-                raise TokenError(f"There is no token named {name[:70]!r}; 'pa-agent token list' shows them.")
+                raise TokenError(f"There is no token named {name[:70]!r}; 'pa-agent token list' shows them.", 404)
             items[:] = kept

@@ -36,7 +36,7 @@ def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
     try:
         token = _store(request).create(body.name, body.read_only)
     except TokenError as exc:
-        raise AgentError(409 if "exists" in str(exc) or "already" in str(exc) else 422, str(exc)) from exc
+        raise AgentError(exc.status, str(exc)) from exc
     # Shown once: only its hash is kept.
     return {"name": body.name, "read_only": body.read_only, "token": token}
 
@@ -46,5 +46,5 @@ def revoke_token(name: str, request: Request) -> dict[str, Any]:
     try:
         _store(request).revoke(name)
     except TokenError as exc:
-        raise AgentError(404, str(exc)) from exc
+        raise AgentError(exc.status, str(exc)) from exc
     return {"revoked": name}

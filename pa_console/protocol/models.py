@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 if TYPE_CHECKING:
     from pa_console.protocol.events import AnyEvent, EventBody
 
+from pa_console.protocol.validation import email_problem, key_problem
+
 __all__ = [
     "AgentInfo",
     "DnsSwing",
@@ -203,6 +205,14 @@ class KeyFingerprint(_Model):
 class KeyUpdate(_Strict):
     key: str = Field(min_length=32, max_length=256)
 
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        problem = key_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
 
 class GeneratedKey(_Model):
     key: str
@@ -221,9 +231,6 @@ class EmailConfig(_Model):
     ca_file: str = ""
     # How the server's certificate is verified, in words (read-only; the agent says it).
     verification: str = ""
-
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class EmailConfigUpdate(_Strict):
@@ -260,17 +267,26 @@ class EmailConfigUpdate(_Strict):
     @classmethod
     def _sender(cls, value: str) -> str:
         value = value.strip()
-        if value and not _EMAIL.match(value):
+        if value and email_problem(value):
             raise ValueError("must be an email address such as pa@example.com")
         return value
 
-    @field_validator("recipients")
+    @field_validator("recipients", mode="before")
     @classmethod
-    def _recipients(cls, values: list[str]) -> list[str]:
-        cleaned = [v.strip() for v in values if v.strip()]
-        for v in cleaned:
-            if not _EMAIL.match(v):
-                raise ValueError(f"{v!r} is not an email address")
+    def _recipients(cls, values: Any) -> Any:
+        # Bounded before anything else is done with them: at most 100 of at most 254 characters (issue 14: 100
+        # recipients of 1 MB each were stored and published in one event).
+        if not isinstance(values, list) or len(values) > 100:
+            return values  # the type and length checks that follow say what is wrong
+        cleaned = []
+        for v in values:
+            if not isinstance(v, str):
+                return values  # the type check below says what is wrong
+            if v.strip():
+                problem = email_problem(v.strip())
+                if problem:
+                    raise ValueError(f"{problem} Give one address per item.")
+                cleaned.append(v.strip())
         return cleaned
 
 

@@ -91,7 +91,7 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Serving (lifespan done, sockets accepting): tell systemd (Type=notify), and start the watchdog pings."""
-        await super().startup(sockets)
+        await self._startup_with_handshake_timeout(sockets)
         if self.should_exit:
             return
         notify(f"READY=1\nSTATUS={self.status}")
@@ -104,7 +104,7 @@ class _Server(uvicorn.Server):
             self._watchdog.cancel()
         await super().shutdown(sockets)
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+    async def _startup_with_handshake_timeout(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's startup for our own sockets, with a TLS handshake timeout (uvicorn offers no option for it;
         asyncio's default of 60 s lets a client that never says hello hold a descriptor for a minute)."""
         assert sockets is not None

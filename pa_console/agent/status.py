@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import ssl
 import urllib.error
 import urllib.request
 
 from pa_console.agent.identity import Identity
 from pa_console.agent.paths import DataDir
 from pa_console.protocol.models import Health, Role, SyncStatus
+from pa_console.protocol.tls_pin import pinned_context
 
 _TIMEOUT_S = 5.0
 
@@ -24,18 +24,17 @@ def _connect_host(listen: str) -> str:
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
     # An agent listening on every address answers on loopback.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # nosec B104 - not a bind
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def ask_serving_agent(identity: Identity, listen: str) -> Health:
     """GET /api/v1/failover/health of the agent serving DATA_DIR; raises OSError when it does not answer."""
-    ctx = ssl.create_default_context(cadata=identity.cert_pem)
-    ctx.check_hostname = False  # the pin is the whole certificate
+    ctx = pinned_context(identity.cert_pem)  # the pin is the whole certificate
     request = urllib.request.Request(f"https://{_connect_host(listen)}/api/v1/failover/health",
                                      headers={"Authorization": f"Bearer {identity.api_token}"})
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S, context=ctx) as answer:  # noqa: S310 - https only
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S, context=ctx) as answer:  # noqa: S310  # nosec B310 - https only
             return Health.model_validate_json(answer.read())
     except urllib.error.HTTPError as exc:
         raise OSError(f"the agent answered {exc.code}") from exc

@@ -7,11 +7,12 @@ and the side that asked puts things back as they were.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pa_console.agent.errors import AgentError
 from pa_console.agent.failover.service import FailoverService
-from pa_console.agent.failover.takeover import StepResult, demote, promote
+from pa_console.agent.failover.takeover import StepResult, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.protocol.models import Role, RoleRequest, RoleResult, SyncStatus
 
@@ -45,6 +46,10 @@ async def request_role(service: FailoverService, req: RoleRequest) -> RoleResult
     if wanted == Role.PRIMARY:
         if answer is None:
             return await _forced_takeover(service, peer)
+        complete, copy = runtime.copy_state()
+        if not complete and not req.sync_first and not req.force:
+            raise AgentError(409, f"{copy} Swap with sync_first (a last sync makes the copy complete first), or "
+                                  "repeat with force to swap anyway.", "sync")
         return await _planned_takeover(service, client, peer, answer, req.sync_first)
     if answer is None:
         return await _forced_step_down(service, peer)
@@ -92,15 +97,28 @@ async def _stepped_down_anyway(client: PeerClient) -> int | None:
     return int(answer.get("epoch", 0)) if answer.get("role") == Role.BACKUP.value else None
 
 
+def site_holds(service: FailoverService) -> str:
+    """What the site serves once this appliance is primary, in a sentence (said by a forced takeover)."""
+    runtime = service.runtime
+    complete, copy = runtime.copy_state()
+    digest = runtime.site.digest()
+    holds = (f"The site now holds this appliance's copy: {digest.sessions} sessions, {digest.recordings} "
+             f"recordings, {digest.users} users.")
+    if complete:
+        return f"{holds} {copy.replace('This backup holds', 'It was')}"
+    return f"{holds} WARNING: {copy}"
+
+
 async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
                                      service.monitor.peer_epoch + 1)
+    holds = await asyncio.to_thread(site_holds, service)
     return RoleResult(role=Role.PRIMARY, epoch=epoch,
-                      detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. If {peer} "
-                             "returns as primary, it will demote itself and keep its newer data aside."
-                             f"{_steps_text(steps)}")
+                      detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. {holds} If {peer} "
+                             "returns as primary, it will fence itself and keep aside what it wrote that this "
+                             f"appliance never received.{_steps_text(steps)}")
 
 
 async def _planned_step_down(service: FailoverService, client: PeerClient, peer: str,
@@ -115,7 +133,7 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
                              "nothing was changed.", "sync") from exc
         synced = f" The backup pulled a last sync first ({report.get('rows_moved', 0)} rows)."
     async with service.transition:
-        epoch = await demote(runtime, service.site, f"planned swap: {peer} becomes the primary")
+        epoch = (await service.step_down(f"planned swap: {peer} becomes the primary")).epoch
         try:
             await client.request("POST", "/peer/failover/become-primary",
                                  json={"requested_by": runtime.name, "epoch": epoch}, timeout=30)
@@ -131,7 +149,7 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
 async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
-        epoch = await demote(runtime, service.site, f"forced step-down: {peer} unreachable")
+        epoch = (await service.step_down(f"forced step-down: {peer} unreachable")).epoch
     return RoleResult(role=Role.BACKUP, epoch=epoch,
                       detail=f"{runtime.name} is now a backup and stopped serving the shared address; {peer} "
                              "could not be told, so no appliance is primary until one is made primary.")
@@ -145,7 +163,7 @@ async def step_down_for_peer(service: FailoverService, requested_by: str) -> dic
             return {"epoch": runtime.epoch, "role": Role.BACKUP.value, "detail": "already the backup"}
         if runtime.role != Role.PRIMARY:
             raise AgentError(409, f"{runtime.name} is not the primary.")
-        epoch = await demote(runtime, service.site, f"planned swap requested by {requested_by}")
+        epoch = (await service.step_down(f"planned swap requested by {requested_by}", peer=requested_by)).epoch
     return {"epoch": epoch, "role": Role.BACKUP.value, "detail": f"{runtime.name} is now the backup"}
 
 

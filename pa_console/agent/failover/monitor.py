@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pa_console.agent.failover import machine
+from pa_console.agent.failover import machine, messages
 from pa_console.agent.failover.machine import (
     Effect,
     Mail,
@@ -23,7 +24,9 @@ from pa_console.agent.failover.machine import (
     WatchState,
 )
 from pa_console.agent.failover.mailer import send_in_background
+from pa_console.agent.failover.witness import WatchStatus, witness_blocker
 from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.sync.staging import STATE_KEY as SYNC_STATE_KEY
 from pa_console.agent.takeover_methods.runner import methods_blocker
 from pa_console.protocol.models import Role
 
@@ -37,6 +40,14 @@ ELIGIBILITY_TTL_S = 30.0  # the shared-address check runs commands; re-check thi
 
 
 PEER_EPOCH_KEY = "failover_peer_epoch"  # in the appliance's local (never synchronised) state
+PEER_STORE_KEY = "failover_peer_store"  # the primary's store id as last seen (a copy of another store is no copy)
+WITNESS_EVERY_S = 5.0  # how often witnesses are checked while the primary answers (every probe while it does not)
+WITNESS_TIMEOUT_S = 1.0
+
+
+# The primary answered, but not as our primary: 401 (it no longer knows the token: broken there, another key),
+# 403 (another pair). Never a lost primary.
+REFUSING_STATUSES = (401, 403)
 
 
 def probe_timeout(probe_interval_s: float) -> float:
@@ -57,6 +68,13 @@ class FailoverMonitor:
         self._probe: asyncio.Task[dict[str, Any]] | None = None
         self._next_probe = 0.0
         self._probe_sent_at = 0.0
+        self.peer_store: str | None = self.runtime.local.get(PEER_STORE_KEY)
+        self._heartbeat_fed: float | None = None
+        self._witness: asyncio.Task[str | None] | None = None
+        self._next_witness = 0.0
+        self.witness_blocker: str | None = None
+        self.witness_checked = False
+        self.probes_ok: bool | None = None
 
     # -- live fields read by health() ------------------------------------------------------------------------------
     def seconds_left(self) -> float | None:
@@ -66,8 +84,18 @@ class FailoverMonitor:
         return None if left is None else round(left, 1)
 
     def _publish_live(self) -> None:
-        self.runtime.primary_reachable = self.state.primary_reachable
-        self.runtime.awaiting_manual_failover = self.state.phase == Phase.AWAITING_MANUAL
+        rt = self.runtime
+        rt.primary_reachable = self.state.primary_reachable
+        rt.awaiting_manual_failover = self.state.phase == Phase.AWAITING_MANUAL
+        watching = self.state.phase != Phase.IDLE
+        rt.watch_status = WatchStatus(
+            copy_blocker=self.config.copy_blocker if self.config and watching else None,
+            auto_takeover_blocked=self.config.blocker if self.config and watching else None,
+            primary_refused=messages.refused_detail(self.config, self.state.refused)
+            if self.config and self.state.phase == Phase.REFUSED else None,
+            probes_ok=self.probes_ok if watching else None,
+            witness_ok=(self.witness_blocker is None) if watching and self.witness_checked else None,
+            witness_detail=self.witness_blocker if watching else None)
 
     # -- the loop ----------------------------------------------------------------------------------------------------
     def watching(self) -> bool:
@@ -107,11 +135,21 @@ class FailoverMonitor:
         if config_changed:
             self.config = await self._read_config()
             self._config_at = now
+        assert self.config is not None
+        # Cheap and live (a completed sync, a witness answering): re-derived at every step.
+        live = replace(self.config, copy_blocker=self._copy_blocker(), witness_blocker=self._witness_result(now))
+        if live != self.config:
+            self.config = live
+            config_changed = True
         if self.state.phase == Phase.IDLE:
             await self._feed(machine.Start(now))
             self._next_probe = now
         elif config_changed:
             await self._feed(machine.ConfigChanged(now))
+        heard = self.runtime.last_heartbeat_at
+        if heard is not None and heard != self._heartbeat_fed:
+            self._heartbeat_fed = heard
+            await self._feed(machine.Heartbeat(heard))
         if self._probe is not None and self._probe.done():
             await self._collect(now)
         assert self.config is not None
@@ -131,10 +169,16 @@ class FailoverMonitor:
         try:
             answer = probe.result()
         except PeerError as exc:
+            if exc.status in REFUSING_STATUSES:
+                self.probes_ok = True  # it answers
+                await self._feed(machine.ProbeRefused(now, str(exc)))
+                return
+            self.probes_ok = False
             await self._feed(ProbeFailed(now, str(exc), self._probe_sent_at))
             return
         except Exception as exc:  # a probe bug must read as a failed probe, never kill the watch
             log.warning("probe of the primary failed unexpectedly: %r", exc)
+            self.probes_ok = False
             await self._feed(ProbeFailed(now, f"unexpected error: {exc}", self._probe_sent_at))
             return
         seen = int(answer.get("epoch", 0))
@@ -142,12 +186,45 @@ class FailoverMonitor:
             self.peer_epoch = seen
             # Kept across restarts: a backup restarted while its primary is down must still take over above it.
             self.runtime.local.set(PEER_EPOCH_KEY, seen)
+        store = answer.get("store_id")
+        if isinstance(store, str) and store and store != self.peer_store:
+            self.peer_store = store
+            self.runtime.local.set(PEER_STORE_KEY, store)
+        self.probes_ok = True
         await self._feed(ProbeOk(now))
+
+    def _copy_blocker(self) -> str | None:
+        state = self.runtime.local.get(SYNC_STATE_KEY) or {}
+        synced = state.get("store_id") or None
+        rel = self.runtime.relationship or {}
+        return machine.copy_blocker(synced, self.peer_store, str(rel.get("peer_name", "the primary")))
+
+    def _witness_result(self, now: float) -> str | None:
+        """The last witness verdict; starts the next check when due (every probe while the primary is silent)."""
+        witnesses = self.runtime.settings.witness
+        if not witnesses:
+            self.witness_checked = False
+            self.witness_blocker = None
+            return None
+        if self._witness is not None and self._witness.done():
+            self.witness_blocker = None if self._witness.cancelled() else self._witness.result()
+            self.witness_checked = True
+            self._witness = None
+        if self._witness is None and now >= self._next_witness:
+            quiet = self.state.phase in (Phase.REACHABLE, Phase.IDLE)
+            self._next_witness = now + (WITNESS_EVERY_S if quiet else (self.config.probe_interval_s
+                                                                       if self.config else 1.0))
+            self._witness = asyncio.ensure_future(witness_blocker(witnesses, WITNESS_TIMEOUT_S))
+        # Until a first check answered, a configured witness blocks: never promote on an unchecked assumption.
+        return self.witness_blocker if self.witness_checked else "the witness has not been checked yet"
 
     def _cancel_probe(self) -> None:
         if self._probe is not None:
             self._probe.cancel()
             self._probe = None
+        if self._witness is not None:
+            self._witness.cancel()
+            self._witness = None
 
     async def _read_config(self) -> WatchConfig:
         settings = self.runtime.settings

@@ -51,6 +51,34 @@ class IntegrityError(Exception):
     pass
 
 
+class RoleChanged(Exception):
+    """The appliance is no longer the backup at the epoch the sync started at: nothing pulled may be applied."""
+
+
+def check_still_backup(conn: sqlite3.Connection, expected_epoch: int) -> None:
+    """Inside the apply's transaction, so a takeover (its own transaction) and the apply are strictly ordered."""
+    role, epoch, fence = _local(conn, "role"), int(_local(conn, "epoch") or 0), _local(conn, "fence")
+    if role != "backup" or epoch != expected_epoch or fence is not None:
+        what = "fenced" if fence is not None else f"{role} at epoch {epoch}"
+        raise RoleChanged(f"This appliance became {what} while the sync ran (it started as backup at epoch "
+                          f"{expected_epoch}); nothing of what was pulled was applied.")
+
+
+def free_partial(conn: sqlite3.Connection) -> None:
+    """After a sync failed for want of space: drop what is staged and the chunks of recordings not yet visible, and
+    give the WAL's space back to the disk (the next sync starts that part again)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        clear_staging(conn)
+        conn.execute("DELETE FROM local WHERE key = ?", (STAGING_KEY,))
+        conn.execute("DELETE FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def _local(conn: sqlite3.Connection, key: str) -> Any:
     row = conn.execute("SELECT value FROM local WHERE key = ?", (key,)).fetchone()
     return orjson.loads(row[0]) if row else None
@@ -295,13 +323,18 @@ def _merge_in(conn: sqlite3.Connection, kind: str, offset: int) -> tuple[int, in
     return removed, applied
 
 
-def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
-    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches."""
+def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any],
+          expected_epoch: int | None = None) -> int:
+    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches.
+
+    With `expected_epoch`, only while this appliance is still the backup at that epoch (checked inside)."""
     staging = _local(conn, STAGING_KEY)
     if staging is None:
         raise IntegrityError("nothing is staged")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if expected_epoch is not None:
+            check_still_backup(conn, expected_epoch)
         several = staging["attempts"] > 1
         if several:
             for kind in KINDS:

@@ -18,7 +18,10 @@ class FakeRuntime:
         self.relationship: dict[str, Any] | None = {"peer_name": "alpha", "peer_host": "127.0.0.1"}
         self.settings = FailoverSettings(primary_timeout_s=4, probe_interval_s=1, auto_failover=True)
         self.local: Any = None  # replaced by ScriptedMonitor with get/set over local_store
-        self.local_store: dict[str, Any] = {}
+        # A backup that completed a sync of the primary's store: it may take over (issue 13).
+        self.local_store: dict[str, Any] = {"sync_state": {"store_id": "s1", "seq": 10}}
+        self.last_heartbeat_at: float | None = None
+        self.watch_status: Any = None
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.mails: list[str] = []
         self.primary_reachable: bool | None = None

@@ -59,6 +59,7 @@ class FailoverService:
         self._serve_error: str | None = None
         self._stale_checked: tuple[Role, SharedAddress] | None = None  # no need to look again for the same case
         self._keeping: asyncio.Task[Kept | None] | None = None
+        self._keep_lock = asyncio.Lock()
 
     @classmethod
     def of(cls, runtime: AgentRuntime) -> FailoverService:
@@ -81,7 +82,7 @@ class FailoverService:
         except TimeoutError:
             log.warning("the start-up split-brain check did not finish in %s s", STARTUP_CHECK_S)
         self.ready = True
-        if await asyncio.to_thread(fence_of, self.runtime) is not None:
+        if self._keeping is None and await asyncio.to_thread(fence_of, self.runtime) is not None:
             self._keeping = self.runtime.spawn(self.keep_aside(), "keep-aside")  # stopped before it finished
         self.runtime.settings_listeners.append(self._changed)
         self._tasks = [self.runtime.spawn(self.monitor.run(self._monitor_wake), "failover-monitor"),
@@ -237,6 +238,10 @@ class FailoverService:
 
     async def keep_aside(self, split_brain: bool = True) -> Kept | None:
         """Keep aside exactly what diverged, then lift the fence; on failure stay fenced, untouched, and say so."""
+        async with self._keep_lock:  # one at a time: a second would keep the same rows twice
+            return await self._keep_aside(split_brain)
+
+    async def _keep_aside(self, split_brain: bool) -> Kept | None:
         runtime = self.runtime
         record = await asyncio.to_thread(fence_of, runtime)
         if record is None:

@@ -103,6 +103,9 @@ def confirmed_seq(conn: sqlite3.Connection) -> int:
 def record_confirmed(runtime: AgentRuntime, store_id: str, seq: int) -> None:
     """The backup holds this store's changes up to `seq` (it asked for changes after it, or reported applying it)."""
     with runtime.db.write() as conn:
+        own = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        if not own or own[0] != store_id:
+            return  # a copy of another store confirms nothing of this one
         current = _local(conn, CONFIRMED_KEY) or {}
         if current.get("store_id") == store_id and int(current.get("seq", 0)) >= seq:
             return

@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from pa_console.agent.errors import AgentError
+from pa_console.agent.failover.authority import record_confirmed
 from pa_console.agent.failover.service import FailoverService
 from pa_console.agent.failover.takeover import StepResult, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
@@ -73,8 +74,10 @@ async def _planned_takeover(service: FailoverService, client: PeerClient, peer: 
     synced = await _last_sync(service) if sync_first else ""
     async with service.transition:
         try:
-            stepped = await client.request("POST", "/peer/failover/step-down",
-                                           json={"requested_by": runtime.name}, timeout=30)
+            holds = runtime.local.get("sync_state") or {}
+            stepped = await client.request("POST", "/peer/failover/step-down", json={
+                "requested_by": runtime.name, "store_id": holds.get("store_id"), "seq": holds.get("seq")},
+                timeout=30)
             peer_epoch: int | None = int(stepped["epoch"])
         except PeerError as exc:
             peer_epoch = await _stepped_down_anyway(client)
@@ -156,8 +159,11 @@ async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
 
 
 # -- the peer's half ---------------------------------------------------------------------------------------------
-async def step_down_for_peer(service: FailoverService, requested_by: str) -> dict[str, Any]:
+async def step_down_for_peer(service: FailoverService, requested_by: str, store_id: str | None = None,
+                             seq: int | None = None) -> dict[str, Any]:
     runtime = service.runtime
+    if store_id and seq is not None:
+        await asyncio.to_thread(record_confirmed, runtime, store_id, seq)  # ignored if it is another store's
     async with service.transition:
         if runtime.role == Role.BACKUP:
             return {"epoch": runtime.epoch, "role": Role.BACKUP.value, "detail": "already the backup"}

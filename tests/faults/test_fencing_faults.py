@@ -173,7 +173,7 @@ def _backup_on(disk: Path) -> RunningAgent:
 
 def _staged_rows(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return sum(int(conn.execute(f"SELECT COUNT(*) FROM stage_{k}").fetchone()[0])  # noqa: S608
+        return sum(int(conn.execute(f"SELECT COUNT(*) FROM stage_{k}").fetchone()[0])
                    for k in ("sessions", "recordings", "users", "site_settings")) + int(conn.execute(
             "SELECT COUNT(*) FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
             .fetchone()[0])

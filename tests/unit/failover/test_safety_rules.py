@@ -71,9 +71,9 @@ def test_a_backup_without_a_complete_copy_never_takes_over_and_says_why() -> Non
     state, effects = run(config, silence(20))
     assert state.phase == Phase.AWAITING_MANUAL
     assert not [e for e in effects if isinstance(e, TakeOver)]
-    lost = [e for e in effects if isinstance(e, Publish) and e.type == EventType.PRIMARY_LOST][0]
+    lost = next(e for e in effects if isinstance(e, Publish) and e.type == EventType.PRIMARY_LOST)
     assert "never completed a sync" in str(lost.data["takeover_blocked"])
-    awaiting = [e for e in effects if isinstance(e, Publish) and e.type == EventType.AWAITING_MANUAL_FAILOVER][0]
+    awaiting = next(e for e in effects if isinstance(e, Publish) and e.type == EventType.AWAITING_MANUAL_FAILOVER)
     assert "never completed a sync" in str(awaiting.data["reason"])
     # The copy becomes complete (a sync finished) while awaiting: the takeover happens then.
     state, effects = step(state, ConfigChanged(21.0), AUTO)

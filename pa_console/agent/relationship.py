@@ -9,6 +9,7 @@ from typing import Any
 
 from pa_console.agent.errors import AgentError
 from pa_console.agent.failover import authority
+from pa_console.agent.failover.record import Peer, RelationshipRecord
 from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.client import PeerClient, PeerError
@@ -28,30 +29,27 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def write(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any]) -> None:
+def write(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer) -> None:
     """Write the relationship, role and epoch in one transaction: never a relationship without its role."""
-    authority.record_relationship(runtime, role, epoch, {"role": role.value, "established_at": _now(), **peer})
+    authority.record_relationship(runtime, epoch, RelationshipRecord.new(role, peer))
 
 
-def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: str) -> None:
     runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=epoch, reason=reason)
-    runtime.bus.publish(EventType.RELATIONSHIP_ESTABLISHED, role=role.value, peer=peer["peer_name"],
-                        peer_host=peer["peer_host"], peer_port=peer["peer_port"],
-                        peer_fingerprint=peer["peer_fingerprint"])
+    runtime.bus.publish(EventType.RELATIONSHIP_ESTABLISHED, role=role.value, peer=peer.peer_name,
+                        peer_host=peer.peer_host, peer_port=peer.peer_port, peer_fingerprint=peer.peer_fingerprint)
 
 
-def record(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+def record(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: str) -> None:
     write(runtime, role, epoch, peer)
     announce(runtime, role, epoch, peer, reason)
 
 
 def info(runtime: AgentRuntime, detail: str | None = None) -> RelationshipInfo:
-    rel = runtime.relationship
-    summary = runtime.peer_summary()
-    if rel is None or summary is None:
+    rel = runtime.relationship_record
+    if rel is None:
         raise AgentError(404, "This appliance is in no failover relationship.")
-    return RelationshipInfo(role=Role(rel["role"]), established_at=dt.datetime.fromisoformat(rel["established_at"]),
-                            peer=summary, detail=detail)
+    return RelationshipInfo(role=rel.role, established_at=rel.established_at, peer=rel.summary(), detail=detail)
 
 
 async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> RelationshipInfo:
@@ -94,9 +92,9 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
     token = handshake.peer_token(key, nonce_p, nonce_b)
     previous_epoch = runtime.epoch
     epoch = max(previous_epoch, int(hello.get("epoch", 0))) + 1
-    peer = {"peer_name": str(hello.get("name", "backup")), "peer_host": backup.host, "peer_port": backup.port,
-            "peer_cert_pem": backup_pem, "peer_fingerprint": fp_b, "peer_token": token,
-            "reverse_host": req.reverse.host, "reverse_port": req.reverse.port}
+    peer = Peer(peer_name=str(hello.get("name", "backup")), peer_host=backup.host, peer_port=backup.port,
+                peer_cert_pem=backup_pem, peer_fingerprint=fp_b, peer_token=token, reverse_host=req.reverse.host,
+                reverse_port=req.reverse.port)
     # This side is primary before the backup records its side: a backup whose first pull starts at once must
     # find a primary. Undone if the backup refuses.
     write(runtime, Role.PRIMARY, epoch, peer)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pa_console.agent.eventbus import EventBus
 from pa_console.agent.failover.authority import Fence
 from pa_console.agent.failover.machine import copy_blocker
+from pa_console.agent.failover.record import RelationshipRecord
 from pa_console.agent.failover.witness import WatchStatus
 from pa_console.agent.identity import Identity
 from pa_console.agent.peer.handshake import PendingHandshakes
@@ -108,12 +109,14 @@ class AgentRuntime:
         rel: dict[str, Any] | None = self.local.get("relationship")
         return rel
 
+    @property
+    def relationship_record(self) -> RelationshipRecord | None:
+        """The relationship, typed (written only by `failover.authority`, with role and epoch)."""
+        return RelationshipRecord.from_local(self.local.get("relationship"))
+
     def peer_summary(self) -> PeerSummary | None:
-        rel = self.relationship
-        if rel is None:
-            return None
-        return PeerSummary(name=rel["peer_name"], host=rel["peer_host"], port=rel["peer_port"],
-                           fingerprint_sha256=rel["peer_fingerprint"])
+        rel = self.relationship_record
+        return None if rel is None else rel.summary()
 
     @property
     def last_sync(self) -> SyncReport | None:

@@ -14,6 +14,7 @@ from pa_console.agent.api.blob_response import BlobResponse
 from pa_console.agent.auth import Runtime
 from pa_console.agent.errors import AgentError
 from pa_console.agent.failover.authority import record_confirmed
+from pa_console.agent.failover.record import Peer
 from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.auth import PeerAuth
@@ -86,9 +87,9 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
         raise AgentError(409, f"The backup cannot reach the primary through the Reverse Connection Details "
                               f"({reverse['host']}:{reverse['port']}): {exc} Check those details.",
                          "reverse") from exc
-    record(runtime, Role.BACKUP, body.epoch, {
-        "peer_name": pending["name"], "peer_host": reverse["host"], "peer_port": reverse["port"],
-        "peer_cert_pem": pending["cert_pem"], "peer_fingerprint": pending["fp_p"], "peer_token": token},
+    record(runtime, Role.BACKUP, body.epoch, Peer(
+        peer_name=pending["name"], peer_host=reverse["host"], peer_port=reverse["port"],
+        peer_cert_pem=pending["cert_pem"], peer_fingerprint=pending["fp_p"], peer_token=token),
         "relationship established")
     runtime.relationship_changed()
     return {"ok": True, "name": runtime.name}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from pa_console.agent.failover.record import RelationshipRecord
 from pa_console.agent.store.local import set_in
 from pa_console.protocol.models import EventType, Role
 
@@ -155,11 +156,11 @@ def unfence(runtime: AgentRuntime) -> None:
 SERVES_SITE_KEY = "standalone_serves_site"  # a former primary left alone by a break keeps serving the site
 
 
-def record_relationship(runtime: AgentRuntime, role: Role, epoch: int, relationship: dict[str, Any]) -> None:
+def record_relationship(runtime: AgentRuntime, epoch: int, relationship: RelationshipRecord) -> None:
     """Establishing: relationship, role and epoch in one transaction (never a relationship without its role)."""
     with runtime.db.write() as conn:
-        set_in(conn, "relationship", relationship)
-        _set_role_in(conn, role, epoch)
+        set_in(conn, "relationship", relationship.to_local())
+        _set_role_in(conn, relationship.role, epoch)
         conn.execute("DELETE FROM local WHERE key IN (?, ?)", (SERVES_SITE_KEY, FENCE_KEY))
 
 

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pa_console.agent.failover import machine, messages
 from pa_console.agent.failover.machine import (
@@ -31,7 +31,7 @@ from pa_console.agent.takeover_methods.runner import methods_blocker
 from pa_console.protocol.models import Role
 
 if TYPE_CHECKING:
-    from pa_console.agent.failover.service import FailoverService
+    from pa_console.agent.runtime import AgentRuntime
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,25 @@ def probe_timeout(probe_interval_s: float) -> float:
     return min(3.0, max(1.0, 2 * probe_interval_s))
 
 
+class RoleOwner(Protocol):
+    """What the watch needs of the one component that owns role, epoch and relationship (the FailoverService):
+    the monitor decides, the owner changes the role (fenced, in one transaction) and says whether it is busy."""
+
+    @property
+    def runtime(self) -> AgentRuntime: ...
+
+    @property
+    def changing_role(self) -> bool: ...
+
+    async def ineligible(self) -> str | None:
+        """Why the shared address cannot be taken over here (None: it can)."""
+        ...
+
+    async def automatic_takeover(self, reason: str, peer_epoch: int) -> None: ...
+
+
 class FailoverMonitor:
-    def __init__(self, service: FailoverService, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, service: RoleOwner, clock: Callable[[], float] = time.monotonic) -> None:
         self.service = service
         self.runtime = service.runtime
         self.clock = clock
@@ -229,7 +246,7 @@ class FailoverMonitor:
     async def _read_config(self) -> WatchConfig:
         settings = self.runtime.settings
         rel = self.runtime.relationship or {}
-        blocker = (await methods_blocker(self.runtime, await self.service.site.ineligible())
+        blocker = (await methods_blocker(self.runtime, await self.service.ineligible())
                    if settings.auto_failover else None)
         shared = settings.shared_address
         return WatchConfig(primary_timeout_s=settings.primary_timeout_s, probe_interval_s=settings.probe_interval_s,

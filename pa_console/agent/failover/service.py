@@ -72,6 +72,9 @@ class FailoverService:
     def changing_role(self) -> bool:
         return self.transition.locked()
 
+    async def ineligible(self) -> str | None:
+        return await self.site.ineligible()
+
     # -- service life ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

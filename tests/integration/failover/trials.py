@@ -114,4 +114,5 @@ def pause_trial(primary: RunningAgent, backup: RunningAgent, smtp: SmtpSink, tag
     # Leave the pair ready for the next trial: the new backup holds a complete copy of the new primary.
     wait_until(lambda: primary.health()["primary_reachable"] is True, timeout=20, what="the new backup watching")
     assert sync_now(primary)["status"] == "ok"
-    return TrialResult(window, len(watch.both_primary), len(written), len(acked), sum(r for _, r, _ in results), lost, refused_then_acked)
+    return TrialResult(window, len(watch.both_primary), len(written), len(acked), sum(r for _, r, _ in results),
+                       lost, refused_then_acked)

@@ -43,6 +43,9 @@ class FakeService:
     async def _ineligible(self) -> str | None:
         return self.blocker
 
+    async def ineligible(self) -> str | None:
+        return self.blocker
+
     async def automatic_takeover(self, reason: str, peer_epoch: int) -> None:
         self.takeovers.append((reason, peer_epoch))
         self.runtime.role = Role.PRIMARY

@@ -27,13 +27,35 @@ def free_bytes(folder: Path) -> int:
     return int(shutil.disk_usage(folder).free)
 
 
-def is_disk_full(exc: BaseException) -> bool:
+LOW_SPACE_BYTES = 8 * 1024 * 1024
+
+
+def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """SQLITE_FULL or ENOSPC; also an I/O error while the folder has almost no space left (SQLite reports a WAL
+    write that hit the end of the disk as SQLITE_IOERR_WRITE, not SQLITE_FULL). Looks along the exception's chain:
+    a full disk may surface as the error of what was done about it."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 5:
+        if _is_full(cause, folder):
+            return True
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return False
+
+
+def _is_full(exc: BaseException, folder: Path | None) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
     if isinstance(exc, sqlite3.Error):
         text = str(exc).lower()
-        return "disk is full" in text or "database or disk is full" in text or getattr(
-            exc, "sqlite_errorname", "") == "SQLITE_FULL"
+        name = str(getattr(exc, "sqlite_errorname", ""))
+        if "disk is full" in text or name == "SQLITE_FULL":
+            return True
+        if folder is not None and (name.startswith("SQLITE_IOERR") or "disk i/o error" in text):
+            try:
+                return free_bytes(folder) < LOW_SPACE_BYTES
+            except OSError:
+                return False
     return False
 
 
@@ -44,10 +66,27 @@ def full_disk_sentence(folder: Path, needed: int | None) -> str:
 
 
 def describe_storage_error(exc: BaseException, folder: Path, needed: int | None = None) -> str:
-    if is_disk_full(exc):
+    if is_disk_full(exc, folder):
         return full_disk_sentence(folder, needed)
     return f"{type(exc).__name__}: {exc}"
 
 
 def full_copy_needs(store_bytes: int) -> int:
     return int(store_bytes * FULL_COPY_MARGIN) + FULL_COPY_SLACK_BYTES
+
+
+# A sync stops before the disk is full: it always leaves this much, plus the size of the store's WAL (a checkpoint
+# copies the WAL into the store file, and with no room for that even deleting what was staged fails: measured on a
+# full tmpfs, "database or disk is full" at the first checkpoint).
+FLOOR_BYTES = 16 * 1024 * 1024
+
+
+def check_room(folder: Path, db_path: Path, upcoming: int) -> None:
+    """Raise ENOSPC (named by `describe_storage_error`) if writing `upcoming` bytes would eat into the floor."""
+    wal = db_path.with_name(db_path.name + "-wal")
+    try:
+        wal_bytes = wal.stat().st_size
+    except OSError:
+        wal_bytes = 0
+    if free_bytes(folder) - upcoming < FLOOR_BYTES + wal_bytes:
+        raise OSError(errno.ENOSPC, "the data folder is (nearly) full", str(folder))

@@ -23,7 +23,14 @@ from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS
 from pa_console.agent.sync import staging
 from pa_console.agent.sync.blob_frames import FrameError, FrameParser
-from pa_console.agent.sync.disk import free_bytes, full_copy_needs, full_disk_sentence, human, is_disk_full
+from pa_console.agent.sync.disk import (
+    check_room,
+    free_bytes,
+    full_copy_needs,
+    full_disk_sentence,
+    human,
+    is_disk_full,
+)
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
@@ -141,13 +148,15 @@ class SyncEngine:
             raise
         except Exception as exc:
             root = rt.identity.data_dir.root
-            if is_disk_full(exc):
-                with contextlib.suppress(Exception):
+            if is_disk_full(exc, root):
+                try:
                     await self._run(staging.free_partial)
+                except Exception as cleanup:  # the report names the full disk either way
+                    log.warning("could not free what the failed sync had staged: %r", cleanup)
                 report.update(status=SyncStatus.FAILED, error=full_disk_sentence(root, self._needed_bytes)
                               + " What this sync had staged was removed; the backup keeps its previous copy.")
                 return self._finish(report, t0)
-            log.exception("sync failed")
+            log.exception("sync failed (%s)", getattr(exc, "sqlite_errorname", type(exc).__name__))
             report.update(status=SyncStatus.FAILED, error=f"The sync failed unexpectedly ({type(exc).__name__}); "
                                                           "see the agent log. The backup keeps its previous copy.")
         return self._finish(report, t0)
@@ -194,7 +203,10 @@ class SyncEngine:
             await self._run(staging.begin, header)
             tracker.phase("rows", rows_total=sum(header["counts"].values()))
 
+            root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
+
             async def stage(item: tuple[str, list[list[Any]], int]) -> None:
+                await asyncio.to_thread(check_room, root, db_path, 0)
                 await self._run(staging.stage_page, *item)
 
             writer: WriteBehind[tuple[str, list[list[Any]], int]] = WriteBehind(stage, _QUEUE_DEPTH)
@@ -260,7 +272,10 @@ class SyncEngine:
         """Chunks go to the writer in the pieces they arrived in (no join, no copy), ~4 MiB per transaction."""
         items = [[n.id, n.have_chunks] for n in batch]
 
+        root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
+
         async def write(chunks: list[tuple[str, int, staging.Pieces]]) -> None:
+            await asyncio.to_thread(check_room, root, db_path, sum(len(p) for c in chunks for p in c[2]))
             await self._run(staging.write_chunks, chunks, hashes)
 
         writer: WriteBehind[list[tuple[str, int, staging.Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)

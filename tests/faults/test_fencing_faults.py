@@ -195,8 +195,10 @@ def test_a_full_disk_is_named_and_what_was_staged_is_freed(agents: Callable[...,
             assert sync_now(b)["status"] == "ok"
             p.seed(40, 1024 * 1024)  # ~40 MiB more: an incremental sync that cannot fit
             report = sync_now(b)
+            print(f"\nfull disk: {report['error']}")
             assert report["status"] == "failed", report
-            assert "is full" in report["error"] and "free" in report["error"] and str(disk) in report["error"]
+            assert "too little space" in report["error"] and str(disk) in report["error"], report
+            assert "needs about" in report["error"] and "free" in report["error"], report
             assert _staged_rows(b.data_dir / "site.db") == 0
             assert store_check(b) == []
             assert b.digest()["sessions"] == 12  # the previous copy, whole
@@ -216,6 +218,7 @@ def test_a_full_disk_is_named_and_what_was_staged_is_freed(agents: Callable[...,
                 "backup": {"host": "127.0.0.1", "port": b.port}, "reverse": {"host": "127.0.0.1", "port": p.port}})
             assert r.status_code == 201, r.text
             report = sync_now(b)
+            print(f"first copy too large: {report['error']}")
             assert report["status"] == "failed" and "does not fit" in report["error"], report
             assert "needs about" in report["error"] and report["bytes_moved"] < 1024 * 1024, report
         finally:

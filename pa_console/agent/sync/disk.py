@@ -59,10 +59,12 @@ def _is_full(exc: BaseException, folder: Path | None) -> bool:
     return False
 
 
-def full_disk_sentence(folder: Path, needed: int | None) -> str:
-    need = f"; the sync needs about {human(needed)}" if needed else ""
-    return (f"The disk of the data folder {folder} is full ({human(free_bytes(folder))} free{need}). Free space "
-            "there or give the data folder a larger disk; the sync continues where it stopped once there is room.")
+def full_disk_sentence(folder: Path, needed: int | None, free: int | None = None) -> str:
+    need = f"; this sync needs about {human(needed)} more, and {human(FLOOR_BYTES)} are always kept free" \
+        if needed else ""
+    free = free_bytes(folder) if free is None else free
+    return (f"The disk of the data folder {folder} has too little space left ({human(free)} free{need}). Free "
+            "space there or give the data folder a larger disk.")
 
 
 def describe_storage_error(exc: BaseException, folder: Path, needed: int | None = None) -> str:

@@ -149,12 +149,14 @@ class SyncEngine:
         except Exception as exc:
             root = rt.identity.data_dir.root
             if is_disk_full(exc, root):
+                free = await asyncio.to_thread(free_bytes, root)
                 try:
                     await self._run(staging.free_partial)
                 except Exception as cleanup:  # the report names the full disk either way
                     log.warning("could not free what the failed sync had staged: %r", cleanup)
-                report.update(status=SyncStatus.FAILED, error=full_disk_sentence(root, self._needed_bytes)
-                              + " What this sync had staged was removed; the backup keeps its previous copy.")
+                report.update(status=SyncStatus.FAILED, error=full_disk_sentence(root, self._needed_bytes, free)
+                              + " What this sync had staged was removed (the next sync fetches it again); the "
+                                "backup keeps its previous copy.")
                 return self._finish(report, t0)
             log.exception("sync failed (%s)", getattr(exc, "sqlite_errorname", type(exc).__name__))
             report.update(status=SyncStatus.FAILED, error=f"The sync failed unexpectedly ({type(exc).__name__}); "
@@ -256,6 +258,7 @@ class SyncEngine:
 
     async def _pull_recordings(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> None:
         needed = await self._run(staging.needed_recordings)
+        self._needed_bytes = max(self._needed_bytes or 0, sum(n.missing_bytes for n in needed))
         tracker.phase("recordings", bytes_total=tracker.progress.bytes_done + sum(n.missing_bytes for n in needed))
         for start in range(0, len(needed), _BLOB_BATCH_ITEMS):
             batch = needed[start:start + _BLOB_BATCH_ITEMS]

@@ -62,6 +62,10 @@ def _epoch(conn: sqlite3.Connection) -> int:
 def _set_role_in(conn: sqlite3.Connection, role: Role, epoch: int) -> None:
     set_in(conn, "role", role.value)
     set_in(conn, "epoch", epoch)
+    if role == Role.PRIMARY:
+        # From now on this store takes writes of its own: it is no longer a copy of the old primary's store at the
+        # change it reached, so a later pull must not continue from there (it would merge onto another base).
+        conn.execute("DELETE FROM local WHERE key IN ('sync_state', 'sync_staging')")
     rel = _local(conn, "relationship")
     if rel is not None:
         set_in(conn, "relationship", {**rel, "role": role.value})

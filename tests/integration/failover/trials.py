@@ -77,7 +77,8 @@ def pause_trial(primary: RunningAgent, backup: RunningAgent, smtp: SmtpSink, tag
     """The pair must be in sync and watching; afterwards the roles are swapped and both are in sync again."""
     assert primary.proc is not None
     run_cli("seed", str(primary.data_dir), "--sessions", "3")
-    assert sync_now(backup)["status"] == "ok"
+    report = sync_now(backup)
+    assert report["status"] == "ok", report
     confirmed = session_ids(backup.data_dir / "site.db")
     kept_before = set(kept_files(primary))
     run_cli("seed", str(primary.data_dir), "--sessions", "2")  # diverged before the pause
@@ -113,6 +114,7 @@ def pause_trial(primary: RunningAgent, backup: RunningAgent, smtp: SmtpSink, tag
     window = (watch.both_primary[-1] - watch.both_primary[0]) if watch.both_primary else 0.0
     # Leave the pair ready for the next trial: the new backup holds a complete copy of the new primary.
     wait_until(lambda: primary.health()["primary_reachable"] is True, timeout=20, what="the new backup watching")
-    assert sync_now(primary)["status"] == "ok"
+    report = sync_now(primary)
+    assert report["status"] == "ok", report
     return TrialResult(window, len(watch.both_primary), len(written), len(acked), sum(r for _, r, _ in results),
                        lost, refused_then_acked)

@@ -28,7 +28,7 @@ from pa_console.agent.failover.witness import WatchStatus, witness_blocker
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.sync.staging import STATE_KEY as SYNC_STATE_KEY
 from pa_console.agent.takeover_methods.runner import methods_blocker
-from pa_console.protocol.models import Role
+from pa_console.protocol.models import EventType, Role
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -92,6 +92,7 @@ class FailoverMonitor:
         self.witness_blocker: str | None = None
         self.witness_checked = False
         self.probes_ok: bool | None = None
+        self._announced_blocker: str | None = None
 
     # -- live fields read by health() ------------------------------------------------------------------------------
     def seconds_left(self) -> float | None:
@@ -105,6 +106,13 @@ class FailoverMonitor:
         rt.primary_reachable = self.state.primary_reachable
         rt.awaiting_manual_failover = self.state.phase == Phase.AWAITING_MANUAL
         watching = self.state.phase != Phase.IDLE
+        blocked = self.config.blocker if self.config and watching else None
+        if watching and blocked != self._announced_blocker:
+            # Said once per change (not per tick): the console's readiness and the timeline follow it.
+            self._announced_blocker = blocked
+            rt.bus.publish(EventType.TAKEOVER_BLOCKED, blocked=blocked is not None, reason=blocked)
+        elif not watching:
+            self._announced_blocker = None
         rt.watch_status = WatchStatus(
             copy_blocker=self.config.copy_blocker if self.config and watching else None,
             auto_takeover_blocked=self.config.blocker if self.config and watching else None,

@@ -278,3 +278,7 @@ class FailoverMonitor:
         elif isinstance(effect, TakeOver):
             self._cancel_probe()
             await self.service.automatic_takeover(effect.reason, self.peer_epoch)
+            if self.runtime.role == Role.BACKUP:
+                # The takeover did not happen (the role moved meanwhile): watch afresh rather than stay "took over".
+                self.state = WatchState()
+                self._publish_live()

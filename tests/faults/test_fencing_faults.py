@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.faults.support import EventWatcher, Pair, configure, make_pair, store_check
-from tests.harness import RunningAgent, free_port, run_cli, wait_until
+from tests.harness import RunningAgent, SmtpSink, free_port, run_cli, wait_until
+from tests.integration.failover.trials import partition_trial
 from tests.integration.sync.pair import KEY, sync_now
 
 TIMEOUT_S = 4.0
@@ -112,6 +113,24 @@ def test_a_takeover_cancels_the_pull_in_flight(agents: Callable[..., RunningAgen
     assert ends and ends[-1]["status"] == "failed" and "takeover" in ends[-1]["error"], ends[-1]
     assert b.digest()["sha256"] == before["sha256"]  # the copy it had: nothing of the cancelled pull applied
     assert store_check(b) == []
+
+
+@pytest.mark.timeout(240)
+def test_writes_acknowledged_during_a_partition_are_kept_aside_and_the_heal_fences_at_once(
+        agents: Callable[..., RunningAgent], smtp_sink: SmtpSink) -> None:
+    pair = _watched_pair(agents, both_ways=True)
+    assert pair.to_backup is not None
+    links = [pair.to_primary, pair.to_backup]
+    try:
+        first = partition_trial(pair.primary, pair.backup, links, smtp_sink, "a")
+        second = partition_trial(pair.backup, pair.primary, links, smtp_sink, "b")
+    finally:
+        pair.stop()
+    for trial in (first, second):
+        print(f"\n{trial}")
+        assert trial.lost == [] and not trial.refused_then_acked, trial
+        assert trial.acked_writes > 0 and trial.acked_sessions >= 2, trial  # writes the old primary did take
+        assert trial.window_s <= 0.5 + 2, trial
 
 
 @pytest.mark.timeout(150)

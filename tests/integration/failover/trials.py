@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.faultproxy import FaultProxy
 from tests.harness import RunningAgent, SmtpSink, run_cli, wait_until
 from tests.integration.failover.helpers import PrimaryWatch
 from tests.integration.sync.pair import sync_now
@@ -20,7 +21,7 @@ from tests.integration.sync.pair import sync_now
 
 @dataclass
 class TrialResult:
-    window_s: float  # first to last moment both appliances said "primary" (0: never seen, or once)
+    window_s: float  # how long both appliances said "primary" (pause: first to last sample; partition: from the heal)
     both_primary_samples: int  # samples in which both said "primary"
     acked_sessions: int  # sessions acknowledged on the old primary that its peer never confirmed
     acked_writes: int  # email writes acknowledged after SIGCONT
@@ -117,4 +118,53 @@ def pause_trial(primary: RunningAgent, backup: RunningAgent, smtp: SmtpSink, tag
     report = sync_now(primary)
     assert report["status"] == "ok", report
     return TrialResult(window, len(watch.both_primary), len(written), len(acked), sum(r for _, r, _ in results),
+                       lost, refused_then_acked)
+
+
+def partition_trial(primary: RunningAgent, backup: RunningAgent, links: list[FaultProxy], smtp: SmtpSink,
+                    tag: str) -> TrialResult:
+    """Cut both ways (relays), let the backup take over, hammer writes at the old primary while it cannot know
+    (all acknowledged), heal: the old primary fences within a heartbeat; every acknowledged write is kept aside.
+    The window counts from the heal (before it, two primaries are unavoidable: neither side can know)."""
+    run_cli("seed", str(primary.data_dir), "--sessions", "3")
+    report = sync_now(backup)
+    assert report["status"] == "ok", report
+    confirmed = session_ids(backup.data_dir / "site.db")
+    kept_before = set(kept_files(primary))
+    for link in links:
+        link.partition("both")
+    wait_until(lambda: backup.health()["role"] == "primary", timeout=60, what="the backup's takeover")
+    run_cli("seed", str(primary.data_dir), "--sessions", "2")
+    results = [hammer_email(primary, smtp, 1.0, f"{tag}{n}") for n in range(2)]  # acknowledged: still primary
+    with PrimaryWatch(primary, backup) as watch:
+        healed = time.monotonic()
+        for link in links:
+            link.heal()
+        hammers = [threading.Thread(target=lambda n=n: results.append(hammer_email(primary, smtp, 3, f"{tag}h{n}")))
+                   for n in range(2)]
+        for thread in hammers:
+            thread.start()
+        for thread in hammers:
+            thread.join(30)
+        wait_until(lambda: primary.health()["role"] == "backup", timeout=20, what="the old primary to fence")
+    after_heal = [t for t in watch.both_primary if t >= healed]
+    wait_until(lambda: primary.health()["fenced"] is None, timeout=30, what="the fence lifted")
+    written = session_ids(primary.data_dir / "site.db") - confirmed
+    new_kept = [k for k in kept_files(primary) if k not in kept_before]
+    found = session_ids(backup.data_dir / "site.db")
+    for k in new_kept:
+        found |= session_ids(k)
+    lost = sorted(written - found)
+    acked = [s for a, _, _ in results for s in a]
+    value = next((email_sender(k) for k in new_kept if email_sender(k)), None)
+    # Every hammer's writes are sequential, and the partition-time ones all came before the heal-time ones: the
+    # kept value must be the last acknowledged write of some client that wrote last.
+    if acked and (value is None or not any(a and a[-1] == value for a, _, _ in results)):
+        lost.append(f"email: last acknowledged values {[a[-1] for a, _, _ in results if a]}, kept {value}")
+    refused_then_acked = any(409 in st and 200 in st[st.index(409):] for _, _, st in results)
+    window = (after_heal[-1] - healed) if after_heal else 0.0
+    wait_until(lambda: primary.health()["primary_reachable"] is True, timeout=20, what="the new backup watching")
+    report = sync_now(primary)
+    assert report["status"] == "ok", report
+    return TrialResult(window, len(after_heal), len(written), len(acked), sum(r for _, r, _ in results),
                        lost, refused_then_acked)

@@ -73,7 +73,7 @@ def test_many_partition_trials_lose_no_acknowledged_write(agents: Callable[..., 
     shared = {"driver": "loopback", "address": address, "port": free_port(address)}
     pair = make_relayed_pair(agents, proxy_both_ways=True, auto_failover=True, primary_timeout_s=4,
                              probe_interval_s=PROBE_S, shared_address=shared)
-    configure(pair.primary, shared_address=shared, probe_interval_s=PROBE_S)
+    configure(pair.primary, auto_failover=True, primary_timeout_s=4, shared_address=shared, probe_interval_s=PROBE_S)
     pair.primary.seed(1000)
     assert sync_now(pair.backup)["status"] == "ok"
     wait_until(lambda: pair.backup.health()["primary_reachable"] is True, timeout=20, what="the first probe")

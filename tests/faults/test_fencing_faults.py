@@ -34,7 +34,7 @@ def _watched_pair(agents: Callable[..., RunningAgent], both_ways: bool = False, 
     values = {"auto_failover": True, "primary_timeout_s": TIMEOUT_S, "probe_interval_s": 0.5,
               "shared_address": shared} | settings
     pair = make_pair(agents, proxy_both_ways=both_ways, **values)
-    configure(pair.primary, shared_address=shared, probe_interval_s=0.5)
+    configure(pair.primary, **values)  # the same on both: after a swap the other one watches
     assert sync_now(pair.backup)["status"] == "ok"
     wait_until(lambda: pair.backup.health()["primary_reachable"] is True, timeout=20, what="the first probe")
     return pair

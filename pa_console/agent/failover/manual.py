@@ -135,6 +135,10 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
             raise AgentError(409 if exc.status == 409 else 502, f"The last sync before the swap failed ({exc}); "
                              "nothing was changed.", "sync") from exc
         synced = f" The backup pulled a last sync first ({report.get('rows_moved', 0)} rows)."
+        if report.get("primary_store") and report.get("primary_seq") is not None:
+            # What the backup now holds: what this appliance wrote up to there did not diverge.
+            await asyncio.to_thread(record_confirmed, runtime, str(report["primary_store"]),
+                                    int(report["primary_seq"]))
     async with service.transition:
         epoch = (await service.step_down(f"planned swap: {peer} becomes the primary")).epoch
         try:

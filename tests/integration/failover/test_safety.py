@@ -94,6 +94,14 @@ def test_a_failback_with_nothing_diverged_keeps_nothing(agents: Callable[..., Ru
     evs = events(alpha)
     assert not of_type(evs, "split_brain_data_kept")
     assert "kept aside" not in " ".join(str(e["data"]) for e in evs)
+    # And back, asked on the primary this time (it steps down after the backup's last sync).
+    beta.seed(5)
+    r = beta.request("POST", "/api/v1/failover/role", json={"role": "backup", "sync_first": True})
+    assert r.status_code == 200, r.text
+    wait_until(lambda: beta.health()["role"] == "backup" and beta.health()["fenced"] is None, timeout=15,
+               what="beta a backup, unfenced")
+    assert kept_files(beta) == [] and not of_type(events(beta), "split_brain_data_kept")
+    assert roles(alpha, beta) == ["primary", "backup"]
 
 
 def _pair_named(agents: Callable[..., RunningAgent], smtp: SmtpSink, tmp_path: Path, name: str) -> Pair:

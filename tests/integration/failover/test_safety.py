@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.harness import RunningAgent, SmtpSink, run_cli, wait_until
-from tests.integration.failover.helpers import Pair, events, make_pair, of_type, roles
+from tests.integration.failover.helpers import Pair, PrimaryWatch, events, make_pair, of_type, roles
 from tests.integration.failover.trials import kept_files, pause_trial, session_ids
 from tests.integration.sync.pair import sync_now
 
@@ -174,3 +174,30 @@ def test_a_broken_pair_keeps_the_site_up_and_the_backup_never_takes_over(agents:
     assert refused and refused[0]["data"]["refused"] is True
     assert not of_type(events(beta), "takeover")
     smtp_sink.wait_for(lambda m: "refuses the relationship" in m.subject, timeout=10)
+
+
+@pytest.mark.timeout(240)
+def test_the_two_primary_window_does_not_grow_with_what_diverged(agents: Callable[..., RunningAgent],
+                                                                 smtp_sink: SmtpSink) -> None:
+    """The fence is one short transaction; keeping aside (proportional to what diverged) comes after it."""
+    probe_s = 0.5
+    pair = make_pair(agents, smtp_sink, primary_timeout_s=4, probe_interval_s=probe_s)
+    alpha, beta = pair.primary, pair.backup
+    assert alpha.proc is not None
+    alpha.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: beta.health()["role"] == "primary", timeout=30, what="the backup's takeover")
+        run_cli("seed", str(alpha.data_dir), "--sessions", "20000", "--recording-bytes", "0", timeout=300)
+        run_cli("seed", str(alpha.data_dir), "--sessions", "24", "--recording-bytes", str(1024 * 1024))
+    finally:
+        with PrimaryWatch(alpha, beta) as watch:
+            alpha.proc.send_signal(signal.SIGCONT)
+            wait_until(lambda: alpha.health()["role"] == "backup", timeout=20, what="the old primary to fence")
+            time.sleep(1)
+    window = (watch.both_primary[-1] - watch.both_primary[0]) if watch.both_primary else 0.0
+    print(f"\ntwo primaries seen for {window:.2f} s ({len(watch.both_primary)} samples) with 20,024 sessions and "
+          "24 MiB of recordings diverged")
+    assert window <= probe_s + 2
+    wait_until(lambda: alpha.health()["fenced"] is None, timeout=120, what="the diverged data kept aside")
+    kept = kept_files(alpha)
+    assert len(kept) == 1 and len(session_ids(kept[0])) == 20024

@@ -143,7 +143,7 @@ class SyncEngine:
         except asyncio.CancelledError:
             why = self._cancelled_by or "the agent is stopping"
             report.update(status=SyncStatus.FAILED, error=f"The sync was interrupted ({why}); nothing of it was "
-                                                          "applied.")
+                                                          "applied, and the next sync continues where it stopped.")
             self._finish(report, t0)
             raise
         except Exception as exc:
@@ -208,7 +208,7 @@ class SyncEngine:
             root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
 
             async def stage(item: tuple[str, list[list[Any]], int]) -> None:
-                await asyncio.to_thread(check_room, root, db_path, 0)
+                check_room(root, db_path, 0)  # two system calls: cheap enough for the event loop
                 await self._run(staging.stage_page, *item)
 
             writer: WriteBehind[tuple[str, list[list[Any]], int]] = WriteBehind(stage, _QUEUE_DEPTH)
@@ -278,7 +278,7 @@ class SyncEngine:
         root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
 
         async def write(chunks: list[tuple[str, int, staging.Pieces]]) -> None:
-            await asyncio.to_thread(check_room, root, db_path, sum(len(p) for c in chunks for p in c[2]))
+            check_room(root, db_path, sum(len(p) for c in chunks for p in c[2]))
             await self._run(staging.write_chunks, chunks, hashes)
 
         writer: WriteBehind[list[tuple[str, int, staging.Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)

@@ -26,6 +26,8 @@ def test_a_never_synced_backup_does_not_take_over_and_says_so(agents: Callable[.
     health = beta.health()
     assert health["copy_complete"] is False and "never completed a sync" in health["copy_detail"]
     assert "never completed a sync" in str(health["auto_takeover_blocked"])
+    blocked = of_type(events(beta), "takeover_blocked")
+    assert blocked and blocked[-1]["data"]["blocked"] is True and "never completed" in blocked[-1]["data"]["reason"]
     before = events(beta)[-1]["id"]
     assert alpha.proc is not None
     alpha.proc.send_signal(signal.SIGSTOP)

@@ -8,6 +8,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from pa_console.agent.sync.staging import clear_staging, rollback
+
 # A full copy needs the data itself plus room for the WAL and the index builds; a margin over the primary's
 # store size (measured: a 1 GiB store grew the backup's folder by ~1.05 GiB during the apply).
 FULL_COPY_MARGIN = 1.15
@@ -92,3 +94,33 @@ def check_room(folder: Path, db_path: Path, upcoming: int) -> None:
         wal_bytes = 0
     if free_bytes(folder) - upcoming < FLOOR_BYTES + wal_bytes:
         raise OSError(errno.ENOSPC, "the data folder is (nearly) full", str(folder))
+
+
+def free_partial(conn: sqlite3.Connection) -> None:
+    """After a sync failed for want of space: drop the chunks of recordings not yet visible and what is staged, and
+    give the WAL's space back to the disk (the next sync starts that part again).
+
+    On a full disk the deletion itself needs room to be logged, so it goes in small transactions, the WAL emptied
+    (checkpoint, truncate) after each: each needs only a few pages of WAL, whatever was staged."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            removed = conn.execute(
+                "DELETE FROM recording_chunks WHERE rowid IN (SELECT rowid FROM recording_chunks WHERE recording_id "
+                "NOT IN (SELECT id FROM recordings) LIMIT 8)").rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if not removed:
+            break
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        clear_staging(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -26,6 +26,7 @@ from pa_console.agent.sync.blob_frames import FrameError, FrameParser
 from pa_console.agent.sync.disk import (
     check_room,
     free_bytes,
+    free_partial,
     full_copy_needs,
     full_disk_sentence,
     human,
@@ -151,7 +152,7 @@ class SyncEngine:
             if is_disk_full(exc, root):
                 free = await asyncio.to_thread(free_bytes, root)
                 try:
-                    await self._run(staging.free_partial)
+                    await self._run(free_partial)
                 except Exception as cleanup:  # the report names the full disk either way
                     log.warning("could not free what the failed sync had staged: %r", cleanup)
                 report.update(status=SyncStatus.FAILED, error=full_disk_sentence(root, self._needed_bytes, free)

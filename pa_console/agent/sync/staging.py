@@ -47,7 +47,7 @@ def _insert_staged(conn: sqlite3.Connection, kind: str, rows: list[list[Any]]) -
         conn.executemany(one, rows[whole:])
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def rollback(conn: sqlite3.Connection) -> None:
     """A failed COMMIT (a full disk: SQLITE_FULL) has rolled back already; a second ROLLBACK would hide why."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
@@ -68,36 +68,6 @@ def check_still_backup(conn: sqlite3.Connection, expected_epoch: int) -> None:
         what = "fenced" if fence is not None else f"{role} at epoch {epoch}"
         raise RoleChanged(f"This appliance became {what} while the sync ran (it started as backup at epoch "
                           f"{expected_epoch}); nothing of what was pulled was applied.")
-
-
-def free_partial(conn: sqlite3.Connection) -> None:
-    """After a sync failed for want of space: drop the chunks of recordings not yet visible and what is staged, and
-    give the WAL's space back to the disk (the next sync starts that part again).
-
-    On a full disk the deletion itself needs room to be logged, so it goes in small transactions, the WAL emptied
-    (checkpoint, truncate) after each: each needs only a few pages of WAL, whatever was staged."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            removed = conn.execute(
-                "DELETE FROM recording_chunks WHERE rowid IN (SELECT rowid FROM recording_chunks WHERE recording_id "
-                "NOT IN (SELECT id FROM recordings) LIMIT 8)").rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if not removed:
-            break
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        clear_staging(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _local(conn: sqlite3.Connection, key: str) -> Any:
@@ -141,7 +111,7 @@ def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
 
 
@@ -163,7 +133,7 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
 
 
@@ -252,7 +222,7 @@ def write_chunks(conn: sqlite3.Connection, chunks: Sequence[tuple[str, int, Piec
                         blob.write(piece)
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
 
 
@@ -389,7 +359,7 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
         conn.execute("COMMIT")
         return applied
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
 
 

@@ -137,3 +137,51 @@ def test_not_a_backup_means_not_watching(monkeypatch: Any) -> None:
     runtime.role, runtime.relationship = Role.BACKUP, None
     drive(monitor, clock, 20)
     assert runtime.events == []
+
+
+def test_a_never_synced_backup_says_why_and_does_not_take_over(monkeypatch: Any) -> None:
+    runtime, service, monitor, clock = make(monkeypatch)
+    del runtime.local_store["sync_state"]
+    drive(monitor, clock, 2)
+    assert "never completed a sync" in str(runtime.watch_status.auto_takeover_blocked)
+    blocked = [d for t, d in runtime.events if t == EventType.TAKEOVER_BLOCKED.value]
+    assert blocked and blocked[-1]["blocked"] is True
+    monitor.primary_up = False
+    drive(monitor, clock, 12)
+    assert service.takeovers == [] and runtime.awaiting_manual_failover is True
+    # A sync completes while awaiting: the takeover happens then.
+    runtime.local_store["sync_state"] = {"store_id": "s1", "seq": 3}
+    drive(monitor, clock, 13)
+    assert len(service.takeovers) == 1
+
+
+def test_heartbeats_keep_a_backup_whose_probes_fail_from_taking_over(monkeypatch: Any) -> None:
+    runtime, service, monitor, clock = make(monkeypatch)
+    monitor.primary_up = False
+
+    async def go(until: float) -> None:
+        while clock[0] < until:
+            runtime.last_heartbeat_at = clock[0]  # the primary's heartbeats keep arriving
+            await monitor.step_once()
+            await asyncio.sleep(0)
+            await monitor.step_once()
+            clock[0] = round(clock[0] + 0.25, 6)
+
+    asyncio.run(go(15))
+    assert service.takeovers == [] and runtime.primary_reachable is True
+    assert runtime.watch_status.probes_ok is False
+    assert EventType.PRIMARY_LOST.value not in runtime.types()
+
+
+def test_a_primary_that_refuses_the_relationship_is_never_taken_over(monkeypatch: Any) -> None:
+    runtime, service, monitor, clock = make(monkeypatch)
+
+    async def refused(timeout: float) -> dict[str, Any]:
+        raise PeerError("The peer appliance does not know this token.", 401)
+
+    monitor._ping = refused  # type: ignore[method-assign]
+    drive(monitor, clock, 20)
+    assert service.takeovers == [] and runtime.primary_reachable is True
+    assert "no longer recognises" in str(runtime.watch_status.primary_refused)
+    assert [t for t in runtime.types() if t == EventType.PRIMARY_REFUSED.value] == ["primary_refused"]
+    assert runtime.mails.count("refused") == 1

@@ -133,6 +133,8 @@ def style_sheet(theme: Theme) -> str:
         raise ValueError(f"unknown theme {theme!r}; expected one of {', '.join(get_args(Theme))}")
     path = resource_path("styles", f"{theme}.qss")
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ResourceNotFoundError(f"style sheet {theme!r} is missing: {path}") from exc
+    # Images in the sheet (spin box arrows) are named relative to the icons folder, wherever it is installed.
+    return text.replace("@ICONS@", resource_path("icons").as_posix())

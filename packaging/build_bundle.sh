@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the one-folder bundle dist/pa-console/ (pa-console + pa-agent) and smoke-test both programs.
 # Usage: packaging/build_bundle.sh            (uses $PYTHON, else the active venv, else python3)
+#        packaging/build_bundle.sh --agent    the agent alone, for appliances: dist/pa-agent/, no Qt
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,12 +18,25 @@ if ! "$py" -c "import PyInstaller" 2>/dev/null; then
     "$py" -m pip install --quiet "pyinstaller>=6.0"
 fi
 
+fail() { echo "build_bundle: SMOKE TEST FAILED: $*" >&2; exit 1; }
+
+if [[ "${1:-}" == "--agent" ]]; then
+    "$py" -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller-agent \
+        packaging/pyinstaller/pa-agent.spec
+    bundle=dist/pa-agent
+    [[ -x "$bundle/pa-agent" ]] || fail "$bundle/pa-agent missing"
+    ! find "$bundle" -iname '*qt6*' -o -iname 'PySide6' -o -iname 'shiboken6' | grep -q . || fail "Qt got into $bundle"
+    out=$(timeout 60 "$bundle/pa-agent" --help 2>&1) || fail "pa-agent --help exited $?: $out"
+    grep -qi "usage" <<<"$out" || fail "pa-agent --help printed no usage: $out"
+    echo "build_bundle: OK: $bundle ($(du -sh "$bundle" | cut -f1)), agent only"
+    exit 0
+fi
+
 "$py" -m PyInstaller --noconfirm --clean \
     --distpath dist --workpath build/pyinstaller \
     packaging/pyinstaller/pa-console.spec
 
 bundle=dist/pa-console
-fail() { echo "build_bundle: SMOKE TEST FAILED: $*" >&2; exit 1; }
 
 [[ -x "$bundle/pa-agent" ]] || fail "$bundle/pa-agent missing"
 [[ -x "$bundle/pa-console" ]] || fail "$bundle/pa-console missing"

@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -45,6 +47,7 @@ def pinned_context(cert_pem: str) -> ssl.SSLContext:
     """Trust exactly this one certificate (names are not checked: the pin is the whole certificate)."""
     ctx = ssl.create_default_context(cadata=cert_pem)
     ctx.check_hostname = False
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the certificate is CA:FALSE: it is its own anchor
     return ctx
 
 
@@ -55,6 +58,13 @@ def run_cli(*args: str, check: bool = True, env: dict[str, str] | None = None,
     if check and proc.returncode != 0:
         raise AssertionError(f"pa-agent {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def _limit_files(n: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+    return apply
 
 
 @dataclass
@@ -68,6 +78,7 @@ class RunningAgent:
     fingerprint: str = ""
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the agent process, as `ulimit -n` would set it
 
     @property
     def url(self) -> str:
@@ -86,7 +97,8 @@ class RunningAgent:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pa_console.agent", "serve", str(self.data_dir),
              "--listen", f"{self.host}:{self.port}"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **self.extra_env})
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **self.extra_env},
+            preexec_fn=None if self.nofile is None else _limit_files(self.nofile))
         log.close()
         _STARTED.append(self.proc)
         deadline = time.monotonic() + timeout

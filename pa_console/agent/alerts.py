@@ -9,7 +9,9 @@ import logging
 
 from pa_console.agent.mail import EMAIL_SETTING, MailError, send_mail
 from pa_console.agent.runtime import AgentRuntime
-from pa_console.protocol.models import EventType, Role
+from pa_console.protocol.events import MailFailed, MailSent, PullsResumed
+from pa_console.protocol.events import NoPullAlert as NoPullAlerted
+from pa_console.protocol.models import Role
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +21,12 @@ async def mail_admin(runtime: AgentRuntime, subject: str, body: str, kind: str) 
     try:
         result = await send_mail(runtime.site.get_setting(EMAIL_SETTING), f"[{runtime.name}] {subject}", body)
     except MailError as exc:
-        runtime.bus.publish(EventType.MAIL_FAILED, kind=kind, subject=subject, error=str(exc))
+        runtime.bus.publish(MailFailed(kind=kind, subject=subject, error=str(exc)))
         return False
-    runtime.bus.publish(EventType.MAIL_SENT, kind=kind, subject=subject, answer=result.message)
+    if not result.ok:  # some recipients refused: told, not counted as sent
+        runtime.bus.publish(MailFailed(kind=kind, subject=subject, error=result.message))
+        return False
+    runtime.bus.publish(MailSent(kind=kind, subject=subject, answer=result.message))
     return True
 
 
@@ -45,7 +50,7 @@ class NoPullAlert:
         await asyncio.to_thread(rt.local.set, "last_pull_at", dt.datetime.now(dt.UTC).isoformat())
         if await asyncio.to_thread(rt.local.get, "no_pull_alerted"):
             await asyncio.to_thread(rt.local.delete, "no_pull_alerted")
-            rt.bus.publish(EventType.PULLS_RESUMED)
+            rt.bus.publish(PullsResumed())
             rt.spawn(mail_admin(rt, "Backup pulls resumed",
                                 f"A backup appliance pulled the site data of {rt.name} again.", "pulls_resumed"),
                      "mail-pulls-resumed")
@@ -69,7 +74,7 @@ class NoPullAlert:
         if idle < limit:
             return
         rt.local.set("no_pull_alerted", True)
-        rt.bus.publish(EventType.NO_PULL_ALERT, idle_s=round(idle), limit_s=limit, backup=rel["peer_name"])
+        rt.bus.publish(NoPullAlerted(idle_s=round(idle), limit_s=limit, backup=rel["peer_name"]))
         await mail_admin(
             rt, "No backup has pulled the site data",
             f"No backup appliance has pulled the site data of {rt.name} for {round(idle)} seconds "

@@ -1,4 +1,4 @@
-"""`pa-agent`: init, serve, info, seed."""
+"""`pa-agent`: init, serve, info, seed, verify, status."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pa_console import __version__
 from pa_console.agent.identity import IdentityError, create_identity, load_identity
 from pa_console.agent.paths import DataDir
 from pa_console.agent.store.db import StoreError
+from pa_console.agent.tokens import TokenError
 
 
 class CliError(Exception):
@@ -28,7 +29,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     data_dir = DataDir(Path(args.data_dir))
-    identity = create_identity(data_dir, args.name or socket.gethostname(),
+    identity = create_identity(data_dir, socket.gethostname() if args.name is None else args.name,
                                Path(args.key_file) if args.key_file else None, args.san or [])
     from pa_console.agent.store.db import Database
 
@@ -80,6 +81,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(DataDir(Path(args.data_dir)), host, port, args.log_level)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """The scrub (issue 14): exit 1 when something is damaged; kept apart from the other commands."""
+    from pa_console.agent.scrub.command import run
+
+    return run(DataDir(Path(args.data_dir)).db, args.json)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pa_console.agent.status import status
+
+    for line in status(load_identity(DataDir(Path(args.data_dir)), check=False)):
+        print(line)
+    return 0
+
+
+def add_status_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="print the role, peer, last sync and countdown")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from pa_console.agent.tokens import TokenStore
+
+    data_dir = DataDir(Path(args.data_dir))
+    load_identity(data_dir)
+    store = TokenStore(data_dir.tokens)
+    if args.action == "create":
+        print(store.create(args.name, args.read_only))  # alone on stdout, once: only its hash is kept
+    elif args.action == "revoke":
+        store.revoke(args.name)
+        print(f"Revoked the token {args.name!r}; a serving agent refuses it from its next request.",
+              file=sys.stderr)
+    else:
+        items = store.all()
+        if args.json:
+            print(json.dumps([{"name": t.name, "read_only": t.read_only, "created_at": t.created_at} for t in items],
+                             indent=2))
+        for t in [] if args.json else items:
+            print(f"{t.name}\t{'read-only' if t.read_only else 'full'}\t{t.created_at}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa-agent", description="The per-appliance failover agent.")
     parser.add_argument("--version", action="version", version=f"pa-agent {__version__}")
@@ -109,6 +153,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, required=True, metavar="N")
     p.add_argument("--recording-bytes", type=int, default=0, metavar="B")
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("verify", help="re-read every row and recording and check them against their hashes "
+                                      "(exit 1 if something is damaged)")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_verify)
+    add_status_parser(sub)
+    p = sub.add_parser("token", help="named API tokens: create, list, revoke (also while the agent serves)")
+    tsub = p.add_subparsers(dest="action", required=True)
+    t = tsub.add_parser("create", help="make a token and print it once, alone on stdout")
+    t.add_argument("data_dir", metavar="DATA_DIR")
+    t.add_argument("name", metavar="NAME")
+    t.add_argument("--read-only", action="store_true", help="the token may only read (GET)")
+    t = tsub.add_parser("list", help="list the named tokens (never the tokens themselves)")
+    t.add_argument("data_dir", metavar="DATA_DIR")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    t = tsub.add_parser("revoke", help="revoke a named token")
+    t.add_argument("data_dir", metavar="DATA_DIR")
+    t.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_token)
     return parser
 
 
@@ -119,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (CliError, IdentityError, StoreError) as exc:
+    except (CliError, IdentityError, StoreError, TokenError) as exc:
         print(f"pa-agent: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from pa_console.agent.store.events import EventLog
+from pa_console.protocol.events import EventBody, UnknownEvent, typed, wire_data
 from pa_console.protocol.models import EventType
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,16 @@ class EventBus:
             self._writer = threading.Thread(target=self._write_loop, name="event-writer", daemon=True)
             self._writer.start()
 
-    def publish(self, type_: EventType | str, **data: Any) -> None:
-        """Queue the event for the log (in order), then wake the live subscribers. Safe from any thread."""
-        item = (dt.datetime.now(dt.UTC), str(type_), data)
+    def publish(self, event: EventBody | EventType | str, **data: Any) -> None:
+        """Queue the event for the log (in order), then wake the live subscribers. Safe from any thread.
+
+        Publish a model (`publish(Countdown(failover_in_s=12))`); a type and its fields are accepted too and typed
+        here, so a field the model does not know is still published (and a type it does not know, raw)."""
+        body = typed(event, data)
+        if isinstance(body, UnknownEvent) and body.problem:
+            log.warning("event %s does not match its model (%s); published as given", body.type, body.problem)
+        type_, wire = wire_data(body)
+        item = (dt.datetime.now(dt.UTC), type_, wire)
         if self._writer is None:
             self._persist([item])  # not serving (tests, tools): write at once
         else:

@@ -11,15 +11,16 @@ import os
 import secrets
 import socket
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pa_console.agent.paths import DataDir
+from pa_console.protocol.validation import KEY_FILE_MAX_BYTES, appliance_name_problem, key_problem
 
 
 class IdentityError(Exception):
@@ -32,16 +33,29 @@ class Identity:
     name: str
     api_token: str
     cert_pem: str
+    # The Inter-Appliance key, kept in memory: reading its file on every health call cost a descriptor each and
+    # failed with EMFILE under many connections (issue 14). Re-read only when the file changed (a stat, no open).
+    _ia_key: bytes | None = field(default=None, repr=False)
+    _ia_stamp: tuple[int, int, int] | None = field(default=None, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def fingerprint(self) -> str:
-        return cert_fingerprint(self.cert_pem)
+        if self._fingerprint is None:
+            self._fingerprint = cert_fingerprint(self.cert_pem)
+        return self._fingerprint
 
     def ia_key(self) -> bytes:
-        return self.data_dir.ia_key.read_text().strip().encode()
+        st = os.stat(self.data_dir.ia_key)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._ia_key is None or stamp != self._ia_stamp:
+            self._ia_key = self.data_dir.ia_key.read_text().strip().encode()
+            self._ia_stamp = stamp
+        return self._ia_key
 
     def set_ia_key(self, key: str) -> None:
         _write_secret(self.data_dir.ia_key, key.strip() + "\n")
+        self._ia_key = None
 
     def key_fingerprint(self) -> str:
         return key_fingerprint(self.ia_key())
@@ -74,6 +88,13 @@ def _write_secret(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# Why this lifetime: nothing trusts this certificate because of its dates. The console and the peer pin the whole
+# certificate and do not check its end date (protocol/tls_pin.py), so an appliance never loses its peer, and never
+# fails over, because a date passed. The lifetime is there for scanners and policies: 825 days in all is the longest
+# testssl.sh (and Apple's rule for certificates outside the public Web PKI) accepts. See docs/reliability.md.
+CERT_LIFETIME_DAYS = 825
+
+
 def _make_certificate(name: str, extra_sans: list[str]) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64]),
@@ -95,11 +116,18 @@ def _make_certificate(name: str, extra_sans: list[str]) -> tuple[bytes, bytes]:
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=3650))
+        .not_valid_before(now - dt.timedelta(minutes=5))  # a peer whose clock is a little behind
+        .not_valid_after(now - dt.timedelta(minutes=5) + dt.timedelta(days=CERT_LIFETIME_DAYS))
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        # ca=True: the certificate is its own trust anchor when a client pins it.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        # A server certificate, not a CA (issue 14: scanners flag CA:TRUE on a leaf). Pinning still works: OpenSSL
+        # takes a self-signed certificate in the trust store as its own anchor, and our pinned contexts also set
+        # VERIFY_X509_PARTIAL_CHAIN, which makes exactly that certificate the anchor whatever the library version.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -107,20 +135,41 @@ def _make_certificate(name: str, extra_sans: list[str]) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
+def read_key_file(path: Path) -> str:
+    """The Inter-Appliance key from a file: a regular file of at most a few KiB holding one printable, random-enough
+    key (issue 14: /dev/zero was read until MemoryError, and 40 NUL bytes were taken as a key)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO must not hang init
+    except OSError as exc:
+        raise IdentityError(f"Cannot read the key file {path}: {exc.strerror}.") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IdentityError(f"The key file {path} is not a regular file; put the key (64 hex digits, e.g. from "
+                                "'openssl rand -hex 32') in a file and give that.")
+        raw = os.read(fd, KEY_FILE_MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > KEY_FILE_MAX_BYTES:
+        raise IdentityError(f"The key file {path} is larger than {KEY_FILE_MAX_BYTES} bytes; it should hold only "
+                            "the key (64 hex digits).")
+    try:
+        key = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        key = raw.decode("latin-1").strip()  # key_problem names what is wrong with it
+    problem = key_problem(key)
+    if problem:
+        raise IdentityError(f"{problem.removesuffix('.')} (in {path}).")
+    return key
+
+
 def create_identity(data_dir: DataDir, name: str, key_file: Path | None, sans: list[str]) -> Identity:
     if data_dir.identity.exists():
         raise IdentityError(f"{data_dir.root} already holds an appliance identity; "
                             "choose another folder or remove it first if you really mean to start over.")
-    if key_file is not None:
-        try:
-            ia_key = key_file.read_text().strip()
-        except OSError as exc:
-            raise IdentityError(f"Cannot read the key file {key_file}: {exc.strerror}.") from exc
-        if len(ia_key) < 32:
-            raise IdentityError(f"The key in {key_file} is too short; use at least 32 characters "
-                                "(pa-agent makes 64 hex digits).")
-    else:
-        ia_key = generate_ia_key()
+    problem = appliance_name_problem(name)
+    if problem:
+        raise IdentityError(problem)
+    ia_key = read_key_file(key_file) if key_file is not None else generate_ia_key()
     data_dir.root.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir.root, 0o700)
     data_dir.cert.parent.mkdir(mode=0o700, exist_ok=True)
@@ -148,5 +197,13 @@ def load_identity(data_dir: DataDir, *, check: bool = True) -> Identity:
         raise IdentityError(f"{data_dir.root} holds no appliance identity; run 'pa-agent init {data_dir.root}' first.")
     if check:
         check_permissions(data_dir)
-    doc = json.loads(data_dir.identity.read_text())
-    return Identity(data_dir, doc["name"], doc["api_token"], data_dir.cert.read_text())
+    try:
+        doc = json.loads(data_dir.identity.read_text())
+        name, token = str(doc["name"]), str(doc["api_token"])
+        cert_pem = data_dir.cert.read_text()
+        cert_fingerprint(cert_pem)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IdentityError(f"The appliance identity in {data_dir.root} is damaged ({data_dir.identity.name} or "
+                            f"tls/cert.pem cannot be read); restore DATA_DIR from a backup copy, or make a new "
+                            f"identity in an empty folder with 'pa-agent init'.") from exc
+    return Identity(data_dir, name, token, cert_pem)

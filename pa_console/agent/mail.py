@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import ssl
 from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
 
+from pa_console.agent.mail_tls import CaFileError, describe_verification, smtp_tls_context
+from pa_console.agent.smtp_answers import clean, describe_failure, describe_partial
 from pa_console.protocol.models import EmailConfig, EmailSecurity, EmailTestResult
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,10 @@ EMAIL_SETTING = "email"
 def public_config(raw: dict[str, Any] | None) -> EmailConfig:
     raw = dict(raw or {})
     raw["password_set"] = bool(raw.pop("password", ""))
+    security = raw.get("security", EmailSecurity.NONE.value)
+    raw["verification"] = ("none: the connection is not encrypted" if security == EmailSecurity.NONE.value
+                           else "the server's certificate is verified against "
+                                + describe_verification(str(raw.get("ca_file", ""))))
     return EmailConfig.model_validate(raw)
 
 
@@ -37,7 +42,11 @@ async def send_mail(raw: dict[str, Any] | None, subject: str, body: str) -> Emai
     msg["To"] = ", ".join(cfg.recipients)
     msg["Subject"] = subject
     msg.set_content(body)
-    tls_context = ssl.create_default_context()
+    where = f"{cfg.host}:{cfg.port}"
+    try:
+        tls_context = smtp_tls_context(cfg.ca_file) if cfg.security != EmailSecurity.NONE else None
+    except CaFileError as exc:
+        raise MailError(str(exc)) from exc
     client = aiosmtplib.SMTP(hostname=cfg.host, port=cfg.port, timeout=15,
                              use_tls=cfg.security == EmailSecurity.TLS,
                              start_tls=cfg.security == EmailSecurity.STARTTLS,
@@ -48,15 +57,14 @@ async def send_mail(raw: dict[str, Any] | None, subject: str, body: str) -> Emai
             await client.login(cfg.username, password or "")
         errors, message = await client.send_message(msg)
         await client.quit()
-    except aiosmtplib.SMTPResponseException as exc:
-        raise MailError(f"The SMTP server {cfg.host}:{cfg.port} refused: {exc.code} {exc.message}.") from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
-        raise MailError(f"Cannot send through {cfg.host}:{cfg.port}: {exc}. "
-                        "Check the server, port and security settings.") from exc
+        raise MailError(describe_failure(exc, where)) from exc
     finally:
         client.close()
     if errors:
-        refused = ", ".join(f"{addr} ({resp.code} {resp.message})" for addr, resp in errors.items())
-        return EmailTestResult(ok=False, message=f"Some recipients were refused: {refused}.")
-    code = message.partition(" ")[0]
-    return EmailTestResult(ok=True, code=int(code) if code.isdigit() else 250, message=message)
+        return EmailTestResult(ok=False, message=describe_partial(errors, where))
+    # aiosmtplib gives the DATA answer's text; its code is 250 whenever the message was accepted.
+    code, _, text = message.partition(" ")
+    if code.isdigit():
+        return EmailTestResult(ok=True, code=int(code), message=clean(text) + ".")
+    return EmailTestResult(ok=True, code=250, message=clean(message) + ".")

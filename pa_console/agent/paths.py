@@ -27,6 +27,11 @@ class DataDir:
         return self.root / "inter-appliance.key"
 
     @property
+    def tokens(self) -> Path:
+        """Named API tokens (hashes only), changed by `pa-agent token` and the API."""
+        return self.root / "tokens.json"
+
+    @property
     def db(self) -> Path:
         return self.root / "site.db"
 

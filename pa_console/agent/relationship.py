@@ -17,7 +17,8 @@ from pa_console.agent.peer.tls import PeerUnreachable, fetch_certificate
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.sync.staging import wipe_site_data
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
-from pa_console.protocol.models import EventType, RelationshipInfo, RelationshipRequest, Role
+from pa_console.protocol.events import RelationshipBroken, RelationshipEstablished, RoleChanged
+from pa_console.protocol.models import RelationshipInfo, RelationshipRequest, Role
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ def write(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer) -> None:
 
 
 def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: str) -> None:
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=epoch, reason=reason)
-    runtime.bus.publish(EventType.RELATIONSHIP_ESTABLISHED, role=role.value, peer=peer.peer_name,
-                        peer_host=peer.peer_host, peer_port=peer.peer_port, peer_fingerprint=peer.peer_fingerprint)
+    runtime.bus.publish(RoleChanged(role=role.value, epoch=epoch, reason=reason))
+    runtime.bus.publish(RelationshipEstablished(role=role.value, peer=peer.peer_name, peer_host=peer.peer_host,
+                                                peer_port=peer.peer_port, peer_fingerprint=peer.peer_fingerprint))
 
 
 def record(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: str) -> None:
@@ -121,10 +122,10 @@ def break_locally(runtime: AgentRuntime, reason: str) -> authority.Left:
     primary keeps serving the shared address as a standalone appliance."""
     rel = runtime.relationship
     left = authority.leave_relationship(runtime, wipe_site_data)
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=Role.STANDALONE.value, epoch=left.epoch, reason=reason)
-    runtime.bus.publish(EventType.RELATIONSHIP_BROKEN, peer=rel["peer_name"] if rel else None, reason=reason,
-                        site_data_removed=left.data_removed, was=left.was.value, fenced_data_kept=left.fenced,
-                        shared_address=address_fate(runtime, left))
+    runtime.bus.publish(RoleChanged(role=Role.STANDALONE.value, epoch=left.epoch, reason=reason))
+    runtime.bus.publish(RelationshipBroken(peer=rel["peer_name"] if rel else None, reason=reason,
+                                           site_data_removed=left.data_removed, was=left.was.value,
+                                           fenced_data_kept=left.fenced, shared_address=address_fate(runtime, left)))
     runtime.relationship_changed()
     return left
 

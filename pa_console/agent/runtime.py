@@ -23,8 +23,8 @@ from pa_console.agent.store.events import EventLog
 from pa_console.agent.store.local import LocalStore
 from pa_console.agent.store.site import SiteStore
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
+from pa_console.protocol.events import AgentStarted
 from pa_console.protocol.models import (
-    EventType,
     FailoverSettings,
     Health,
     PeerSummary,
@@ -63,6 +63,7 @@ class AgentRuntime:
         self.sync_engine: Any = None
         self.sync_scheduler: Any = None
         self.no_pull_alert: Any = None
+        self.scrub: Any = None  # the scrub service (pa_console.agent.scrub.service), for POST /site/verify
         self.handshakes = PendingHandshakes()
 
     # -- persisted state ----------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class AgentRuntime:
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
-        self.bus.publish(EventType.AGENT_STARTED, name=self.name, version=PRODUCT_VERSION, role=self.role.value)
+        self.bus.publish(AgentStarted(name=self.name, version=PRODUCT_VERSION, role=self.role.value))
         for service in self.services:
             await service.start()
 

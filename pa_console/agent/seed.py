@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pa_console.agent.store.events import EventLog
 from pa_console.agent.store.site import SiteStore
 from pa_console.protocol.constants import CHUNK_SIZE
-from pa_console.protocol.models import EventType
+from pa_console.protocol.events import SiteChanged, wire_data
 
 _TARGETS = ["db-prod-01", "web-02", "jump-eu", "payroll", "k8s-master", "dc01", "fw-edge", "vault"]
 _PROTOCOLS = ["ssh", "rdp", "vnc", "https", "telnet"]
@@ -48,5 +48,4 @@ def seed(site: SiteStore, events: EventLog, sessions: int, recording_bytes: int)
         if len(batch) >= _BATCH or i == sessions - 1:
             site.add_sessions(batch)
             batch = []
-    events.append(str(EventType.SITE_CHANGED), {"sessions_added": sessions, "recording_bytes": total_bytes,
-                                                "source": "seed"})
+    events.append(*wire_data(SiteChanged(sessions_added=sessions, recording_bytes=total_bytes, source="seed")))

@@ -6,30 +6,55 @@ import asyncio
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import socket
+import sqlite3
+import ssl
+import sys
 from collections.abc import Iterator
 
 import uvicorn
 
 from pa_console.agent.app import create_app
+from pa_console.agent.connections import (
+    TLS_HANDSHAKE_TIMEOUT_S,
+    ConnectionGuard,
+    connection_budget,
+    guarded_protocol,
+    raise_fd_limit,
+)
 from pa_console.agent.identity import load_identity
 from pa_console.agent.malloc import tune_for_bulk_transfer
 from pa_console.agent.paths import DataDir
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.sd_notify import notify, stderr_is_journal, watchdog_interval_s, watchdog_pings
 from pa_console.agent.services import install_services
 from pa_console.agent.store.db import Database
 
 log = logging.getLogger(__name__)
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_MAX_BYTES = 10 * 1024 * 1024  # agent.log plus 5 older files: at most 60 MB
+LOG_BACKUPS = 5
+
 
 def _configure_logging(data_dir: DataDir, level: str) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """When stderr is the journal (under systemd), stderr only: the journal timestamps and rotates it. Elsewhere
+    stderr and DATA_DIR/agent.log, rotated."""
     root = logging.getLogger()
     root.setLevel(level.upper())
-    for handler in (logging.StreamHandler(), logging.FileHandler(data_dir.log)):
-        handler.setFormatter(fmt)
+    stream = logging.StreamHandler()
+    handlers: list[logging.Handler] = [stream]
+    if stderr_is_journal():
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        stream.setFormatter(logging.Formatter(LOG_FORMAT))
+        rotating = logging.handlers.RotatingFileHandler(data_dir.log, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
+        rotating.setFormatter(logging.Formatter(LOG_FORMAT))
+        handlers.append(rotating)
+    for handler in handlers:
         root.addHandler(handler)
 
 
@@ -46,6 +71,9 @@ def bind(host: str, port: int) -> socket.socket:
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after a graceful stop (exit status -15); a clean stop should exit 0."""
 
+    status = "serving"
+    _watchdog: asyncio.Task[None] | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
@@ -59,6 +87,69 @@ class _Server(uvicorn.Server):
 
     def _stop(self) -> None:
         self.should_exit = True
+        notify("STOPPING=1")
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serving (lifespan done, sockets accepting): tell systemd (Type=notify), and start the watchdog pings."""
+        await self._startup_with_handshake_timeout(sockets)
+        if self.should_exit:
+            return
+        notify(f"READY=1\nSTATUS={self.status}")
+        interval = watchdog_interval_s()
+        if interval is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(watchdog_pings(interval))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        await super().shutdown(sockets)
+
+    async def _startup_with_handshake_timeout(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup for our own sockets, with a TLS handshake timeout (uvicorn offers no option for it;
+        asyncio's default of 60 s lets a client that never says hello hold a descriptor for a minute)."""
+        assert sockets is not None
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(3)
+        config = self.config
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            protocol: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=_loop)
+            return protocol
+
+        loop = asyncio.get_running_loop()
+        self.servers = [await loop.create_server(create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog,
+                                                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+                        for sock in sockets]
+        self.started = True
+
+
+# AEAD only (issue 14: testssl found CBC suites and LUCKY13): TLS 1.3's suites are all AEAD; for TLS 1.2, ECDHE with
+# AES-GCM or ChaCha20-Poly1305 (forward secrecy; our keys are ECDSA P-256).
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def harden_tls(ctx: ssl.SSLContext) -> None:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(TLS12_CIPHERS)
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
+
+
+def open_store(data_dir: DataDir) -> Database:
+    """The store, or one sentence that says what to do when it is damaged (never a raw sqlite3 traceback)."""
+    try:
+        db = Database(data_dir.db)
+        conn = db.connect()
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("SELECT key FROM local LIMIT 1").fetchall()
+        return db
+    except sqlite3.DatabaseError as exc:
+        from pa_console.agent.cli import CliError
+
+        raise CliError(f"The store {data_dir.db} is damaged ({exc}); restore it from a backup copy, or on a backup "
+                       f"appliance move it aside (the next sync after re-establishing fetches the data again), "
+                       f"then start pa-agent again.") from exc
 
 
 def format_address(host: str, port: int) -> str:
@@ -78,16 +169,27 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
                        "choose another address or port.") from exc
     actual_port = sock.getsockname()[1]
     listen = format_address(host, actual_port)
-    db = Database(data_dir.db)
+    db = open_store(data_dir)
     runtime = AgentRuntime(identity, db)
     runtime.listen = listen
     install_services(runtime)
     app = create_app(runtime)
+    fd_limit = raise_fd_limit()
+    guard = ConnectionGuard(connection_budget(fd_limit))
     config = uvicorn.Config(app, ssl_certfile=str(data_dir.cert), ssl_keyfile=str(data_dir.key),
+                            ssl_ciphers=TLS12_CIPHERS, http=guarded_protocol(guard),
+                            # No WebSocket endpoints: an upgrade would hand the connection to a protocol the
+                            # connection guard does not see.
+                            ws="none",
                             log_config=None, access_log=False, lifespan="on",
                             # Event streams never end by themselves; don't let them hold up a stop.
                             timeout_graceful_shutdown=3)
+    config.load()
+    assert config.ssl is not None
+    harden_tls(config.ssl)
+    log.info("up to %d connections (open files limit %d)", guard.max_connections, fd_limit)
     server = _Server(config)
+    server.status = f"serving https://{listen}"
     tmp = data_dir.listen.with_suffix(".tmp")
     tmp.write_text(json.dumps({"listen": listen, "pid": os.getpid()}))
     os.replace(tmp, data_dir.listen)

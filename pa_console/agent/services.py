@@ -5,6 +5,7 @@ from __future__ import annotations
 from pa_console.agent.alerts import NoPullAlert
 from pa_console.agent.failover.service import FailoverService
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.scrub.service import ScrubService
 from pa_console.agent.sync.engine import SyncEngine
 from pa_console.agent.sync.scheduler import SyncScheduler
 
@@ -15,3 +16,5 @@ def install_services(runtime: AgentRuntime) -> None:
     runtime.no_pull_alert = NoPullAlert(runtime)
     runtime.services += [runtime.sync_scheduler, runtime.no_pull_alert]
     runtime.services.append(FailoverService(runtime))  # issue 4: watch, takeover, shared address, split brain
+    runtime.scrub = ScrubService(runtime)  # issue 14: the scrub (verify the bytes against their hashes)
+    runtime.services.append(runtime.scrub)

@@ -36,6 +36,9 @@ class DemoTokenStore(TokenStore):
     async def set(self, appliance_id: str, token: str) -> None:
         self._tokens[appliance_id] = token
 
+    async def problem(self) -> str | None:
+        return None  # in memory: no keyring needed
+
     async def delete(self, appliance_id: str) -> None:
         self._tokens.pop(appliance_id, None)
 
@@ -60,6 +63,7 @@ async def demo_main(args: argparse.Namespace, script: DemoScript | None = None) 
 
     from pa_console.console.services.fleet import Fleet
     from pa_console.console.settings import SettingsStore
+    from pa_console.console.state.notifier import Urgency
     from pa_console.console.views.demo_panel import DemoPanel
     from pa_console.console.views.main_window import MainWindow
     from pa_console.console.views.notify_sinks import DesktopSink
@@ -89,7 +93,8 @@ async def demo_main(args: argparse.Namespace, script: DemoScript | None = None) 
     try:
 
         def step(text: str) -> None:
-            loop.call_soon_threadsafe(window.banner.show_text, f"Starting the demo lab: {text}…")
+            loop.call_soon_threadsafe(lambda: fleet.banners.post("demo", f"Starting the demo lab: {text}…",
+                                                                 Urgency.INFO))
 
         print(f"pa-console demo: lab in {lab.base}", flush=True)
         await lab.start(step)
@@ -97,9 +102,15 @@ async def demo_main(args: argparse.Namespace, script: DemoScript | None = None) 
         for appliance in (lab.primary, lab.backup):
             # Demo only: the certificates are trusted without asking, since the demo made them a moment ago.
             await fleet.add_appliance(appliance.host, appliance.port, appliance.token, appliance.cert_pem)
-        window.banner.show_text(
+        def first_sync_done() -> bool:
+            return any(s.health is not None and s.health.last_sync_at is not None for s in fleet.states.values())
+
+        fleet.banners.post(
+            "demo",
             f"Demo lab ready: {lab.primary.name} is primary, {lab.backup.name} its backup; the first sync starts in "
-            "a few seconds. Use the Demo lab panel to stop the primary."
+            "a few seconds. Use the Demo lab panel to stop the primary.",
+            Urgency.INFO,
+            until=first_sync_done,  # the message is no longer true once the first sync is done
         )
         controller = DemoController(lab)
         controller.start()

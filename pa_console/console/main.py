@@ -38,14 +38,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run_console(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+    from PySide6.QtWidgets import QApplication
 
     from pa_console.console.secrets import TokenStore
     from pa_console.console.services.fleet import Fleet
     from pa_console.console.settings import SettingsStore
     from pa_console.console.views.main_window import MainWindow
     from pa_console.console.views.notify_sinks import DesktopSink, TraySink
-    from pa_console.console.views.theme import app_icon, apply_theme
+    from pa_console.console.views.theme import apply_theme
+    from pa_console.console.views.tray import make_tray
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
@@ -54,11 +55,9 @@ async def run_console(args: argparse.Namespace) -> int:
     window = MainWindow(fleet)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
-    tray = QSystemTrayIcon(app_icon()) if QSystemTrayIcon.isSystemTrayAvailable() else None
-    if tray is not None:
-        tray.show()
-    desktop = DesktopSink()
-    fleet.notifier.add_sink(TraySink(tray))
+    tray, _tray_menu = make_tray(window, fleet)
+    # Never twice: the desktop notification service when it answers, the tray's balloon only without one.
+    desktop = DesktopSink(fallback=TraySink(tray))
     fleet.notifier.add_sink(desktop)
     try:
         await fleet.start()
@@ -113,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
     args = parse_args(argv)
     _configure_logging(args.verbose)
+    from pa_console.console.bindings import check_bindings
+
+    if problem := check_bindings():
+        print(problem, file=sys.stderr)
+        return 2
     if args.demo:
         from pa_console.console.demo import run_demo
 

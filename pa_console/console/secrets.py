@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import keyring
 import keyring.errors
 
 SERVICE = "pa-console"
+log = logging.getLogger(__name__)
 
 
 class SecretsUnavailable(Exception):
@@ -19,9 +21,11 @@ def _check_backend() -> None:
     name = f"{type(backend).__module__}.{type(backend).__name__}"
     chain = getattr(backend, "backends", None)
     if name.startswith("keyring.backends.fail") or "plaintext" in name.lower() or chain == []:
+        log.warning("no usable keyring backend: %s", name)  # the technical name for the log, not the user
         raise SecretsUnavailable(
-            f"No secure keyring is available to keep API tokens (found {name}); "
-            "start a Secret Service such as gnome-keyring or KWallet and try again."
+            "There is no password store to keep the appliances' API tokens safe, so the console cannot add or "
+            "connect to appliances. Start your desktop's password store (GNOME Keyring, KWallet or another "
+            "Secret Service) and restart the console."
         )
 
 
@@ -30,6 +34,17 @@ class TokenStore:
 
     def __init__(self, service: str = SERVICE) -> None:
         self.service = service
+
+    async def problem(self) -> str | None:
+        """At start: a plain sentence if tokens cannot be kept safely, else None."""
+        try:
+            await asyncio.to_thread(_check_backend)
+        except SecretsUnavailable as exc:
+            return str(exc)
+        except Exception as exc:  # a keyring backend that fails to load at all
+            log.warning("the keyring could not be checked: %r", exc)
+            return "The password store could not be opened, so API tokens cannot be kept safe: " + str(exc)
+        return None
 
     def _get(self, appliance_id: str) -> str | None:
         _check_backend()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 
 import httpx
 
 from pa_console.demo.lab import SHARED_ADDRESS, DemoAppliance, DemoLab
 from pa_console.demo.mailsink import DemoMail
+from pa_console.protocol.tls_pin import pinned_context
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ class DemoController:
 
     async def _watch_site(self) -> None:
         """Ask the shared address who serves it, once a second: the demo shows the address moving."""
-        ctx = ssl.create_default_context(cadata=self.lab.primary.cert_pem + self.lab.backup.cert_pem)
-        ctx.check_hostname = False
+        ctx = pinned_context(self.lab.primary.cert_pem + self.lab.backup.cert_pem)
         async with httpx.AsyncClient(verify=ctx, timeout=2) as client:
             while True:
                 try:

@@ -104,10 +104,9 @@ class DemoLab:
         raise RuntimeError(f"{appliance.name} did not start in 30 s")
 
     def _client(self, appliance: DemoAppliance) -> httpx.Client:
-        import ssl
+        from pa_console.protocol.tls_pin import pinned_context
 
-        ctx = ssl.create_default_context(cadata=appliance.cert_pem)
-        ctx.check_hostname = False
+        ctx = pinned_context(appliance.cert_pem)
         return httpx.Client(base_url=f"https://{appliance.host}:{appliance.port}", verify=ctx, timeout=30,
                             headers={"Authorization": f"Bearer {appliance.token}"})
 

@@ -8,9 +8,14 @@ import ipaddress
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+if TYPE_CHECKING:
+    from pa_console.protocol.events import AnyEvent, EventBody
+
+from pa_console.protocol.validation import email_problem, key_problem
 
 __all__ = [
     "AgentInfo",
@@ -98,6 +103,10 @@ class EventType(StrEnum):
     KEEP_ASIDE_FAILED = "keep_aside_failed"  # the diverged data could not be kept aside: stays fenced, untouched
     PRIMARY_REFUSED = "primary_refused"  # the primary answers but no longer recognises the relationship
     TAKEOVER_BLOCKED = "takeover_blocked"  # automatic takeover is (or is no longer) blocked, and why
+    # The scrub (payloads: pa_console.protocol.verify)
+    VERIFY_STARTED = "verify_started"
+    VERIFY_PROGRESS = "verify_progress"
+    VERIFY_FINISHED = "verify_finished"
 
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -211,6 +220,14 @@ class KeyFingerprint(_Model):
 class KeyUpdate(_Strict):
     key: str = Field(min_length=32, max_length=256)
 
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        problem = key_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
 
 class GeneratedKey(_Model):
     key: str
@@ -225,9 +242,10 @@ class EmailConfig(_Model):
     password_set: bool = False
     sender: str = ""
     recipients: list[str] = Field(default_factory=list)
-
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+    # The relay's CA, trusted besides the system trust store (issue 16): a PEM file's path, or the PEM text.
+    ca_file: str = ""
+    # How the server's certificate is verified, in words (read-only; the agent says it).
+    verification: str = ""
 
 
 class EmailConfigUpdate(_Strict):
@@ -239,6 +257,18 @@ class EmailConfigUpdate(_Strict):
     password: str | None = Field(default=None, max_length=1024)
     sender: str = Field(default="", max_length=320)
     recipients: list[str] = Field(default_factory=list, max_length=100)
+    # The relay's CA, trusted besides the system trust store: the absolute path of a PEM file on the appliance, or
+    # the PEM text itself (which then travels to the backup with the sync); "" trusts the system trust store alone.
+    ca_file: str = Field(default="", max_length=65_536)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("/", "-----BEGIN CERTIFICATE-----")):
+            raise ValueError("must be an absolute path on the appliance, such as /etc/pa-agent/smtp-ca.pem, or the "
+                             "CA certificate in PEM form")
+        return value
 
     @field_validator("host")
     @classmethod
@@ -252,17 +282,26 @@ class EmailConfigUpdate(_Strict):
     @classmethod
     def _sender(cls, value: str) -> str:
         value = value.strip()
-        if value and not _EMAIL.match(value):
+        if value and email_problem(value):
             raise ValueError("must be an email address such as pa@example.com")
         return value
 
-    @field_validator("recipients")
+    @field_validator("recipients", mode="before")
     @classmethod
-    def _recipients(cls, values: list[str]) -> list[str]:
-        cleaned = [v.strip() for v in values if v.strip()]
-        for v in cleaned:
-            if not _EMAIL.match(v):
-                raise ValueError(f"{v!r} is not an email address")
+    def _recipients(cls, values: Any) -> Any:
+        # Bounded before anything else is done with them: at most 100 of at most 254 characters (issue 14: 100
+        # recipients of 1 MB each were stored and published in one event).
+        if not isinstance(values, list) or len(values) > 100:
+            return values  # the type and length checks that follow say what is wrong
+        cleaned = []
+        for v in values:
+            if not isinstance(v, str):
+                return values  # the type check below says what is wrong
+            if v.strip():
+                problem = email_problem(v.strip())
+                if problem:
+                    raise ValueError(f"{problem} Give one address per item.")
+                cleaned.append(v.strip())
         return cleaned
 
 
@@ -280,17 +319,43 @@ class SiteDigest(_Model):
     users: int = 0
     settings: int = 0
     seq: int = 0
+    # From the last scrub (pa-agent verify / POST /site/verify): items found damaged and not repaired yet (the
+    # digest leaves them out), and when the bytes were last proved to match their hashes.
+    damaged: int = 0
+    verified_at: datetime | None = None
 
 
 class Event(_Model):
+    """An event as the wire carries it. `body` is its typed data (protocol/events.py), parsed once and kept."""
+
     id: int
     ts: datetime
     type: str
     data: dict[str, Any] = Field(default_factory=dict)
+    _body: Any = PrivateAttr(default=None)
+
+    @property
+    def body(self) -> AnyEvent:
+        if self._body is None:
+            from pa_console.protocol.events import parse_body  # events.py builds on this module's models
+
+            self._body = parse_body(self.type, self.data)
+        return cast("AnyEvent", self._body)
+
+    @classmethod
+    def of(cls, body: EventBody, *, id: int, ts: datetime) -> Event:
+        """The envelope of a typed body (the agent's store and the tests build events this way)."""
+        from pa_console.protocol.events import wire_data
+
+        type_, data = wire_data(body)
+        event = cls(id=id, ts=ts, type=type_, data=data)
+        event._body = body
+        return event
 
 
 class SharedAddress(_Strict):
-    driver: Literal["loopback", "iproute2"] = "loopback"
+    # load_balancer: no address moves; `address` is this appliance's own, served while primary (issue 16).
+    driver: Literal["loopback", "iproute2", "load_balancer"] = "loopback"
     address: str
     port: int = Field(default=8443, ge=1, le=65535)
     interface: str | None = Field(default=None, max_length=15)
@@ -451,6 +516,10 @@ class FailoverSettings(_Model):
     nat_swing: NatSwing | None = None
     # host:port addresses the backup must all reach (TCP) before it may take over automatically, e.g. the gateway.
     witness: list[str] = Field(default_factory=list, max_length=8)
+    # The scrub: every verify_interval_s (0: only on request and after an unclean stop), reading at most
+    # verify_rate_mb_s so that it never starves the sync or the API.
+    verify_interval_s: float = Field(default=86_400, ge=0, le=30 * 86_400)
+    verify_rate_mb_s: float = Field(default=50, ge=1, le=10_000)
 
 
 class FailoverSettingsUpdate(_Strict):
@@ -477,6 +546,8 @@ class FailoverSettingsUpdate(_Strict):
             if not sep or not is_valid_host(host.strip("[]")) or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"witness {item[:80]!r} is not host:port (e.g. 192.0.2.1:443)")
         return value
+    verify_interval_s: float | None = Field(default=None, ge=0, le=30 * 86_400)
+    verify_rate_mb_s: float | None = Field(default=None, ge=1, le=10_000)
 
 
 class RoleRequest(_Strict):

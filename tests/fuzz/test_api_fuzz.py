@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -88,6 +89,9 @@ class Fuzzer:
         self.by_status[r.status_code] = self.by_status.get(r.status_code, 0) + 1
         ctype = r.headers.get("content-type", "")
         answer = r.json() if ctype.startswith("application/json") else {}
+        if ctype.startswith("application/xml"):  # the BeyondTrust-compatible command API: <error>sentence</error>
+            root = ElementTree.fromstring(r.content)
+            answer = {"detail": root.text} if root.tag == "error" else {}
         if r.status_code >= 500 and (known := _known_bug(method, path, json)):
             self.known[known] = self.known.get(known, 0) + 1
             return

@@ -62,7 +62,7 @@ def test_health_fields(alpha: RunningAgent) -> None:
 
 def test_key_fingerprint_set_and_generate(alpha: RunningAgent) -> None:
     first = alpha.get("/api/v1/security/key")["fingerprint"]
-    r = alpha.request("PUT", "/api/v1/security/key", json={"key": "k" * 40})
+    r = alpha.request("PUT", "/api/v1/security/key", json={"key": "k3y-" * 10})
     assert r.status_code == 200 and r.json()["fingerprint"] != first
     assert alpha.get("/api/v1/security/key")["fingerprint"] == r.json()["fingerprint"]
     r = alpha.request("POST", "/api/v1/security/key/generate")

@@ -22,12 +22,17 @@ def main() -> None:
                 continue
             if msg.header.fields.get(HeaderFields.member) != "Notify":
                 continue
-            count += 1
-            app, _replaces, _icon, summary, body, _actions, hints, _timeout = msg.body
-            out.write(json.dumps({"app": app, "summary": summary, "body": body, "urgency": hints["urgency"][1]}))
+            app, replaces, icon, summary, body, _actions, hints, timeout = msg.body
+            if not replaces:
+                count += 1
+            notification_id = replaces or count  # as the spec says: a replaced notification keeps its id
+            out.write(json.dumps({"app": app, "summary": summary, "body": body, "urgency": hints["urgency"][1],
+                                  "id": notification_id, "replaces": replaces, "app_icon": icon,
+                                  "desktop_entry": hints.get("desktop-entry", ("s", None))[1],
+                                  "image": hints.get("image-path", ("s", None))[1], "timeout": timeout}))
             out.write("\n")
             out.flush()
-            conn.send(new_method_return(msg, "u", (count,)))
+            conn.send(new_method_return(msg, "u", (notification_id,)))
 
 
 if __name__ == "__main__":

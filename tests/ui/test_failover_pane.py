@@ -9,6 +9,14 @@ from typing import Any
 from pa_console.console.client.errors import AgentError, ErrorCategory
 from pa_console.console.state.status import LinkState
 from pa_console.console.views.failover_pane import FailoverPane
+from pa_console.protocol.events import (
+    AwaitingManualFailover,
+    Countdown,
+    PrimaryLost,
+    SyncFailed,
+    SyncFinished,
+    SyncStarted,
+)
 from pa_console.protocol.models import (
     Endpoint,
     FailoverSettings,
@@ -93,7 +101,7 @@ def test_primary_shows_picture_sync_progress_and_sync_now(qtbot: Any, aloop: Any
     assert not pane.establish_box.isVisible() and pane.sync.isVisible() and pane.break_box.isVisible()
     assert pane.diagram.picture is not None and pane.diagram.picture.link == LinkState.IN_SYNC
     assert "alpha (primary) and beta (backup): In sync" == pane.diagram.accessibleDescription()
-    backup.apply_event(event("sync_started"))
+    backup.apply_event(event(SyncStarted()))
     backup.set_progress(
         SyncProgress(phase="recordings", bytes_done=512 * 2**20, bytes_total=2**30, rate_bps=100 * 2**20, eta_s=5)
     )
@@ -103,15 +111,13 @@ def test_primary_shows_picture_sync_progress_and_sync_now(qtbot: Any, aloop: Any
     assert pane.diagram.picture.link == LinkState.SYNCING
     assert not pane.sync.sync_button.isEnabled()  # a sync is running
     backup.apply_event(
-        event(
-            "sync_finished",
-            status="ok",
-            started_at=datetime.now(UTC).isoformat(),
+        event(SyncFinished(
+            started_at=datetime.now(UTC),
             rows_moved=12,
             bytes_moved=2048,
             duration_s=3,
             digest_ok=True,
-        )
+        ))
     )
     assert "12 rows, 2.0 KiB in 3 s; digests equal" in pane.sync.last_status.text()
     api = client(fleet, primary)
@@ -126,7 +132,7 @@ def test_failed_sync_says_why(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
     pane = make_pane(qtbot, fleet)
     pane.set_appliance(backup.id)
     backup.apply_event(
-        event("sync_failed", status="failed", started_at=datetime.now(UTC).isoformat(), error="primary went away")
+        event(SyncFailed(started_at=datetime.now(UTC), error="primary went away"))
     )
     assert pane.sync.last_status.text() == "Failed: primary went away"
     assert pane.diagram.picture is not None and pane.diagram.picture.link == LinkState.BROKEN
@@ -142,12 +148,13 @@ def test_countdown_ticks_and_become_primary_forced(qtbot: Any, aloop: Any, tmp_p
     box = pane.takeover
     assert box.isVisible() and not pane.establish_box.isVisible()
     assert box.sync_first.isVisible() and not box.force.isVisible()
-    backup.apply_event(event("primary_lost"))
-    backup.apply_event(event("countdown", failover_in_s=30, auto_failover=True))
-    assert box.countdown.text() == "Primary lost. In 30 s the backup takes over automatically."
+    backup.apply_event(event(PrimaryLost(error="connection refused")))
+    backup.apply_event(event(Countdown(failover_in_s=30, auto_failover=True, action="takeover")))
+    assert box.countdown.text() == "Primary lost · automatic takeover in 30 s\nWhy: connection refused"
+    assert box.big_countdown.text() == "30 s" and box.big_countdown.isVisibleTo(box)
     assert box.timer.isActive() and box.timer.interval() == 1000
     clock.advance(3)
-    qtbot.waitUntil(lambda: "In 27 s" in box.countdown.text(), timeout=2500)
+    qtbot.waitUntil(lambda: "in 27 s" in box.countdown.text(), timeout=2500)
     # Unreachable primary: only a forced takeover is possible.
     assert box.force.isVisible() and not box.sync_first.isVisible()
     assert not box.become_primary.isEnabled()
@@ -167,7 +174,7 @@ def test_manual_failover_needed_notice(qtbot: Any, aloop: Any, tmp_path: Path) -
     fleet = fake_fleet(tmp_path, primary, backup)
     pane = make_pane(qtbot, fleet)
     pane.set_appliance(backup.id)
-    backup.apply_event(event("awaiting_manual_failover"))
+    backup.apply_event(event(AwaitingManualFailover()))
     assert "manual failover needed" in pane.takeover.countdown.text()
 
 

@@ -19,10 +19,11 @@ from pa_console.console.views.main_window import MainWindow
 from pa_console.console.views.security_pane import SecurityPane
 from pa_console.console.views.theme import apply_theme
 from pa_console.console.views.timeline_pane import TimelinePane
+from pa_console.protocol.events import PrimaryLost, RelationshipEstablished, SyncFailed
 from pa_console.protocol.models import EmailConfig, EmailTestResult, GeneratedKey, KeyFingerprint
 from tests.ui.fakes import client, fake_fleet
 from tests.ui.test_failover_pane import Confirm
-from tests.unit.console.factories import appliance, event, pair
+from tests.unit.console.factories import STARTED, appliance, event, pair
 
 
 def test_list_groups_pairs_and_shows_status(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_list_groups_pairs_and_shows_status(qtbot: Any, aloop: Any, tmp_path: Pa
     item = view.item_for(lone.id)
     assert item is not None and item.text(2) == "Certificate problem"
     assert "different certificate" in item.toolTip(2)
-    backup.apply_event(event("primary_lost"))
+    backup.apply_event(event(PrimaryLost()))
     assert pair_item.text(2).startswith("Primary lost")
     with qtbot.waitSignal(view.selected) as blocker:
         view.select(lone.id)
@@ -126,8 +127,9 @@ def test_timeline_pane_filters_and_exports(qtbot: Any, aloop: Any, tmp_path: Pat
     pane = TimelinePane(fleet)
     qtbot.addWidget(pane)
     t0 = datetime.now(UTC) - timedelta(minutes=5)
-    fleet.timeline.add(primary.id, [event("relationship_established", ts=t0, id=1)])
-    fleet.timeline.add(backup.id, [event("sync_failed", ts=t0 + timedelta(seconds=1), id=1, error="disk full")])
+    fleet.timeline.add(primary.id, [event(RelationshipEstablished(role="primary"), ts=t0, id=1)])
+    failed = SyncFailed(started_at=STARTED, error="disk full")
+    fleet.timeline.add(backup.id, [event(failed, ts=t0 + timedelta(seconds=1), id=1)])
     qtbot.waitUntil(lambda: pane.table.rowCount() == 2)
     assert pane.table.item(0, 1).text() == "beta" and pane.table.item(0, 3).text() == "Sync failed: disk full"
     pane.checks["sync"].setChecked(False)
@@ -150,9 +152,13 @@ def test_main_window_hides_email_on_backup_and_shows_notices(qtbot: Any, aloop: 
     window.appliances.select(primary.id)
     assert window.tabs.isTabVisible(window.tabs.indexOf(window.email))
     assert "alpha (127.0.0.1:1001)" in window.status_label.text()
-    fleet.notifier.on_event("beta", event("primary_lost"))
-    assert window.banner.isVisible() and "beta: primary lost" in window.banner.label.text()
-    window.banner.dismiss.click()
+    backup.apply_event(event(PrimaryLost(error="connection refused", failover_in_s=30,
+                                         action="await_manual_failover")))
+    assert window.banner.isVisible()
+    assert window.banner.label.text() == (
+        "beta: Primary lost (connection refused) · manual failover needed (automatic failover is off)"
+    )
+    window.banner.rows[0].dismiss.click()
     assert not window.banner.isVisible()
     # Ctrl+2 opens the Security pane.
     (action,) = [a for a in window.actions() if a.shortcut() == QKeySequence("Ctrl+2")]

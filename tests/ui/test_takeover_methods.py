@@ -31,6 +31,12 @@ def _backup_pane(qtbot: Any, tmp_path: Path, settings: FailoverSettings | None =
     fleet = fake_fleet(tmp_path, primary, backup)
     pane = make_pane(qtbot, fleet, confirm)
     pane.set_appliance(backup.id)
+    unfolded = settings is not None and (settings.dns_swing is not None or settings.nat_swing is not None)
+    assert pane.settings.methods.isVisible() == unfolded  # folded unless used
+    pane.settings.methods_toggle.click()  # these tests edit the methods: unfold them
+    if unfolded:
+        pane.settings.methods_toggle.click()
+    assert pane.settings.methods.isVisible()
     return pane, backup, client(fleet, backup)
 
 
@@ -114,8 +120,9 @@ def test_only_what_changed_is_sent(qtbot: Any, aloop: Any, tmp_path: Path) -> No
     form, m = pane.settings, pane.settings.methods
     assert m.dns_server.text() == "ns1.example.com" and m.dns_secret.text() == ""
     assert m.nat_command.toPlainText() == "/usr/local/bin/nat-swing\n--rule\npa-https"
-    assert form.save_button.isEnabled()  # a stored secret is enough
-    form.save_button.click()
+    assert not form.error.isVisible() and not form.is_dirty()  # a stored secret is enough
+    assert not form.save_button.isEnabled()  # nothing to apply
+    form.save()
     qtbot.waitUntil(lambda: form.save_result.text() == "Nothing changed.")
     assert api.called("update_failover_settings") == []
     m.dns_ttl.setValue(30)

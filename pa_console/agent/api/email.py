@@ -7,7 +7,9 @@ from fastapi import APIRouter
 from pa_console.agent.auth import Admin, Runtime
 from pa_console.agent.errors import AgentError
 from pa_console.agent.mail import EMAIL_SETTING, MailError, public_config, send_mail
-from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailTestResult, EventType, Role
+from pa_console.agent.mail_tls import CaFileError, check_ca_file
+from pa_console.protocol.events import EmailChanged
+from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailTestResult, Role
 
 router = APIRouter(prefix="/email", dependencies=[Admin])
 
@@ -23,12 +25,17 @@ def put_email(body: EmailConfigUpdate, runtime: Runtime) -> EmailConfig:
         # The backup's copy is overwritten by every sync; an edit here would silently vanish.
         raise AgentError(409, "This appliance is a backup: it receives the email configuration from its primary "
                               "with each sync. Change it on the primary.")
+    if body.ca_file:
+        try:
+            check_ca_file(body.ca_file)
+        except CaFileError as exc:
+            raise AgentError(422, str(exc)) from exc
     current: dict[str, Any] = runtime.site.get_setting(EMAIL_SETTING) or {}
     new = body.model_dump(mode="json")
     if body.password is None:
         new["password"] = current.get("password", "")
     runtime.site.set_setting(EMAIL_SETTING, new)
-    runtime.bus.publish(EventType.EMAIL_CHANGED, host=body.host, port=body.port, recipients=body.recipients)
+    runtime.bus.publish(EmailChanged(host=body.host, port=body.port, recipients=body.recipients))
     return public_config(new)
 
 

@@ -52,13 +52,28 @@ async def _stream(runtime: AgentRuntime, request: Request, after: int, follow: b
         runtime.bus.drop(waiter)
 
 
+MAX_EVENT_ID = 2**63 - 1  # SQLite's largest integer
+
+
+def _last_event_id(header: str) -> int | None:
+    """An id the client saw, or None (then only new events are sent): a header that is not a plain decimal number
+    of SQLite's range (e.g. '²', which str.isdigit() accepts, or 5000 digits) is ignored, as the SSE standard says."""
+    header = header.strip()
+    if not header or len(header) > 19 or not header.isascii() or not header.isdecimal():
+        return None
+    value = int(header)
+    return value if value <= MAX_EVENT_ID else None
+
+
 @router.get("/events")
 async def events(runtime: Runtime, request: Request,
-                 after: int | None = Query(default=None, ge=0, description="send the kept events after this id"),
+                 after: int | None = Query(default=None, ge=0, le=MAX_EVENT_ID,
+                                           description="send the kept events after this id"),
                  follow: bool = Query(default=True, description="keep the stream open for live events")
                  ) -> StreamingResponse:
-    last_event_id = request.headers.get("last-event-id", "")
     if after is None:
-        after = int(last_event_id) if last_event_id.isdigit() else await asyncio.to_thread(runtime.bus.store.last_id)
+        after = _last_event_id(request.headers.get("last-event-id", ""))
+    if after is None:
+        after = await asyncio.to_thread(runtime.bus.store.last_id)
     return StreamingResponse(_stream(runtime, request, after, follow), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pa_console.agent.api.blob_response import BlobResponse
 from pa_console.agent.auth import Runtime
@@ -22,37 +22,44 @@ from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.relationship import KEYS_DIFFER, break_locally, record
 from pa_console.agent.sync import feed
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
-from pa_console.protocol.models import Endpoint, EventType, Role, SyncReport, SyncStatus
+from pa_console.protocol.events import SyncFailed, SyncFinished
+from pa_console.protocol.models import Endpoint, Role, SyncReport, SyncStatus
 
 router = APIRouter(prefix="/peer")
+_MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger number would raise OverflowError deep in the store
 
 
 class Hello(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nonce_p: str = Field(min_length=32, max_length=128)
-    primary_name: str = Field(max_length=200)
+    primary_name: str = Field(min_length=1, max_length=200)
     version: str = Field(max_length=50)
-    schema_version: int
+    schema_version: int = Field(ge=0, le=1_000_000)
     primary_cert_pem: str = Field(max_length=20_000)
     reverse: Endpoint
-    epoch: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=_MAX_INT)
+
+
+    @field_validator("primary_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The name goes into mails (subjects), logs and the console: no control characters, no line breaks.
+        if not value.isprintable():
+            raise ValueError("must be printable (no control characters)")
+        return value
 
 
 class Confirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nonce_b: str = Field(min_length=32, max_length=128)
     proof: str = Field(min_length=64, max_length=64)
-    epoch: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=_MAX_INT)
 
 
 @router.post("/hello")
 def hello(body: Hello, runtime: Runtime) -> dict[str, Any]:
     """Authenticated by what it proves, not by a token: the caller learns only an HMAC over fresh nonces."""
-    rel = runtime.relationship
-    if rel is not None or runtime.role != Role.STANDALONE:
-        with_whom = f" with {rel['peer_name']!r}" if rel else ""
-        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship"
-                              f"{with_whom}; break that relationship on it first.")
+    # Whether (and with whom) this appliance is paired is told only after the caller proved the key (at confirm).
     try:
         fp_p = cert_fingerprint(body.primary_cert_pem)
     except ValueError as exc:
@@ -76,8 +83,9 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
                                        runtime.identity.fingerprint)
     if not handshake.same(body.proof, expected):
         raise AgentError(403, KEYS_DIFFER, "key")
-    if runtime.relationship is not None:
-        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship.")
+    if runtime.relationship is not None or runtime.role != Role.STANDALONE:
+        raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship; break "
+                              "that relationship on it first.")
     token = handshake.peer_token(key, pending["nonce_p"], body.nonce_b)
     reverse = pending["reverse"]
     try:
@@ -145,15 +153,17 @@ def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
     runtime.local.set("last_sync", report)
     if body.status == SyncStatus.OK:
         runtime.local.set("last_sync_ok_at", report["finished_at"])
-    runtime.bus.publish(EventType.SYNC_FINISHED if body.status == SyncStatus.OK else EventType.SYNC_FAILED,
-                        **report, reported_by="backup")
+    outcome = SyncFinished if body.status == SyncStatus.OK else SyncFailed
+    runtime.bus.publish(outcome(**{**report, "reported_by": "backup"}))
     return {"ok": True}
 
 
 @router.get("/changes", dependencies=[PeerAuth])
-async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query(max_length=64),
-                  resume: str = Query(default="{}", max_length=10_000), resume_store: str = Query(default=""),
-                  resume_base: int = Query(default=-1), format: int = Query(default=1)) -> StreamingResponse:
+async def changes(runtime: Runtime, since: int = Query(ge=0, le=_MAX_INT), store: str = Query(max_length=64),
+                  resume: str = Query(default="{}", max_length=10_000),
+                  resume_store: str = Query(default="", max_length=64),
+                  resume_base: int = Query(default=-1, ge=-1, le=_MAX_INT),
+                  format: int = Query(default=1, ge=0, le=1000)) -> StreamingResponse:
     if runtime.role != Role.PRIMARY:
         raise AgentError(409, f"{runtime.name!r} is not the primary; it has no data to hand out.")
     if format != feed.FORMAT:
@@ -161,6 +171,8 @@ async def changes(runtime: Runtime, since: int = Query(ge=0), store: str = Query
                               f"({PRODUCT_VERSION}); run the same version on both appliances.")
     try:
         points = {str(k): int(v) for k, v in orjson.loads(resume).items()}
+        if any(not 0 <= v <= _MAX_INT for v in points.values()):
+            raise ValueError("out of range")
     except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError) as exc:
         raise AgentError(422, "resume must be a JSON object of change numbers.") from exc
     own = await asyncio.to_thread(feed.store_id, runtime.db.connect())

@@ -26,7 +26,7 @@ class StepDown(BaseModel):
 class BecomePrimary(BaseModel):
     model_config = ConfigDict(extra="forbid")
     requested_by: str = Field(max_length=200)
-    epoch: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=2**63 - 1)
 
 
 @router.post("/step-down")

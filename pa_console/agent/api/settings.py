@@ -4,7 +4,8 @@ from fastapi import APIRouter
 
 from pa_console.agent.auth import Admin, Runtime
 from pa_console.agent.takeover_methods.write_only import take_write_only_secrets
-from pa_console.protocol.models import EventType, FailoverSettings, FailoverSettingsUpdate
+from pa_console.protocol.events import SettingsChanged
+from pa_console.protocol.models import FailoverSettings, FailoverSettingsUpdate
 
 router = APIRouter(prefix="/failover", dependencies=[Admin])
 
@@ -22,7 +23,6 @@ def put_settings(body: FailoverSettingsUpdate, runtime: Runtime) -> FailoverSett
     merged.update(changes)
     settings = FailoverSettings.model_validate(merged)
     runtime.save_settings(settings)
-    runtime.bus.publish(EventType.SETTINGS_CHANGED, changed=sorted(changes),
-                        settings=settings.model_dump(mode="json"))
+    runtime.bus.publish(SettingsChanged(changed=sorted(changes), settings=settings.model_dump(mode="json")))
     runtime.settings_changed()
     return settings

@@ -17,6 +17,7 @@ import orjson
 
 from pa_console.agent.failover.record import RelationshipRecord
 from pa_console.agent.store.local import set_in
+from pa_console.protocol.events import Fenced, RoleChanged
 from pa_console.protocol.models import EventType, Role
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def change_role(runtime: AgentRuntime, role: Role, reason: str, at_least_epoch: 
         _set_role_in(conn, role, new_epoch)
         if role == Role.PRIMARY:
             conn.execute("DELETE FROM local WHERE key = ?", (FENCE_KEY,))
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=new_epoch, reason=reason, **extra)
+    runtime.bus.publish(EventType.ROLE_CHANGED, role=role.value, epoch=new_epoch, reason=reason, **extra)  # typed
     runtime.relationship_changed()
     return new_epoch
 
@@ -91,7 +92,7 @@ def promote_if(runtime: AgentRuntime, expected_epoch: int, reason: str, at_least
             return None
         new_epoch = max(_epoch(conn) + 1, at_least_epoch)
         _set_role_in(conn, Role.PRIMARY, new_epoch)
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=Role.PRIMARY.value, epoch=new_epoch, reason=reason)
+    runtime.bus.publish(RoleChanged(role=Role.PRIMARY.value, epoch=new_epoch, reason=reason))
     runtime.relationship_changed()
     return new_epoch
 
@@ -129,9 +130,9 @@ def fence(runtime: AgentRuntime, peer: str, peer_epoch: int, reason: str) -> Fen
         if existing is not None:  # fenced already (keeping aside did not finish): keep the earlier, lower point
             record = Fence(**{**existing, "epoch": new_epoch, "state": "keeping_aside", "error": None})
         set_in(conn, FENCE_KEY, asdict(record))
-    runtime.bus.publish(EventType.ROLE_CHANGED, role=Role.BACKUP.value, epoch=new_epoch, reason=reason)
-    runtime.bus.publish(EventType.FENCED, peer=peer, peer_epoch=peer_epoch, previous_epoch=previous,
-                        epoch=new_epoch, since_seq=record.since_seq, reason=reason)
+    runtime.bus.publish(RoleChanged(role=Role.BACKUP.value, epoch=new_epoch, reason=reason))
+    runtime.bus.publish(Fenced(peer=peer, peer_epoch=peer_epoch, previous_epoch=previous, epoch=new_epoch,
+                               since_seq=record.since_seq, reason=reason))
     runtime.relationship_changed()
     return record
 

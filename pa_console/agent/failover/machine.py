@@ -18,10 +18,23 @@ while awaiting a manual failover (ConfigChanged) lets the takeover happen then.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from pa_console.agent.failover import messages
+from pa_console.protocol.events import (
+    AnyEvent,
+    AwaitingManualFailover,
+    Countdown,
+    EventBody,
+    FailoverAction,
+    PrimaryLost,
+    PrimaryRecovered,
+    PrimaryRefused,
+    typed,
+    wire_data,
+)
 from pa_console.protocol.models import EventType
 
 
@@ -164,10 +177,30 @@ WatchEvent = Start | Stop | ProbeOk | ProbeFailed | ProbeRefused | Heartbeat | T
 
 
 # -- effects -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class Publish:
-    type: EventType
-    data: dict[str, object] = field(default_factory=dict)
+    """Publish an event: a typed body (protocol/events.py); `Publish(EventType.X, {...})` is typed on the way."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, event: EventBody | EventType, data: dict[str, Any] | None = None) -> None:
+        self.body: AnyEvent = typed(event, data or {})
+
+    @property
+    def type(self) -> str:
+        return self.body.type
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return wire_data(self.body)[1]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Publish) and self.body == other.body
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __repr__(self) -> str:
+        return f"Publish({self.body!r})"
 
 
 @dataclass(frozen=True)
@@ -234,12 +267,10 @@ def _answered(state: WatchState, now: float, config: WatchConfig,
         # A probe or two lost and then an answer: no incident, nobody is told (no flapping).
         return fresh, []
     if state.phase == Phase.REFUSED:
-        return fresh, [Publish(EventType.PRIMARY_REFUSED, {"refused": False, "said": "",
-                                                           "detail": "The primary recognises the relationship "
-                                                                     "again."})]
+        return fresh, [Publish(PrimaryRefused(refused=False, said="",
+                                              detail="The primary recognises the relationship again."))]
     down_s = now - (state.first_failure_at or now)
-    effects: list[Effect] = [Publish(EventType.PRIMARY_RECOVERED, {"down_s": round(down_s, 1),
-                                                                   "was": state.phase.value, "via": via})]
+    effects: list[Effect] = [Publish(PrimaryRecovered(down_s=round(down_s, 1), was=state.phase.value, via=via))]
     if "recovered" not in state.mails:
         effects.append(Mail("recovered", *messages.recovered(config, down_s, state.phase == Phase.COUNTDOWN)))
     return fresh, effects
@@ -249,8 +280,7 @@ def _refused(state: WatchState, event: ProbeRefused, config: WatchConfig) -> tup
     if state.phase == Phase.REFUSED:
         return replace(state, refused=event.said), []
     detail = messages.refused_detail(config, event.said)
-    effects: list[Effect] = [Publish(EventType.PRIMARY_REFUSED, {"refused": True, "said": event.said,
-                                                                 "detail": detail})]
+    effects: list[Effect] = [Publish(PrimaryRefused(refused=True, said=event.said, detail=detail))]
     mails = state.mails
     if "refused" not in mails:
         mails = mails | {"refused"}
@@ -296,10 +326,10 @@ def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchStat
             first = max(first, state.last_heartbeat_at)  # the primary lived until its last heartbeat
         state = replace(state, phase=Phase.COUNTDOWN, first_failure_at=first)
         left = state.seconds_left(now, config) or 0.0
-        effects.append(Publish(EventType.PRIMARY_LOST, {
-            "error": state.last_error, "failures": state.failures, "failover_in_s": math.ceil(left),
-            "auto_failover": config.auto_failover, "action": _action(config),
-            **({"takeover_blocked": config.blocker} if config.auto_failover and config.blocker else {})}))
+        effects.append(Publish(PrimaryLost(
+            error=state.last_error, failures=state.failures, failover_in_s=math.ceil(left),
+            auto_failover=config.auto_failover, action=_action(config),
+            takeover_blocked=config.blocker if config.auto_failover else None)))
         # Milestones already behind us are covered by this first mail: mark them sent.
         passed = {f"left:{p:g}" for p in mail_points(config.primary_timeout_s) if p >= left}
         state = replace(state, mails=state.mails | passed | {"lost"})
@@ -311,9 +341,8 @@ def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchStat
         whole = math.ceil(left)
         if whole != state.announced_s:
             state = replace(state, announced_s=whole)
-            effects.append(Publish(EventType.COUNTDOWN, {"failover_in_s": whole,
-                                                         "auto_failover": config.auto_failover,
-                                                         "action": _action(config)}))
+            effects.append(Publish(Countdown(failover_in_s=whole, auto_failover=config.auto_failover,
+                                             action=_action(config), takeover_blocked=config.takeover_blocker)))
         for point in mail_points(config.primary_timeout_s):
             key = f"left:{point:g}"
             if left <= point and key not in state.mails:
@@ -323,7 +352,7 @@ def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchStat
     return state, effects
 
 
-def _action(config: WatchConfig) -> str:
+def _action(config: WatchConfig) -> FailoverAction:
     return "takeover" if config.takes_over else "await_manual_failover"
 
 
@@ -334,7 +363,7 @@ def _deadline(state: WatchState, now: float, config: WatchConfig,
                                      f"{config.primary_timeout_s:g} s")
         return new_state, effects + more
     reason = messages.why_no_takeover(config)
-    effects.append(Publish(EventType.AWAITING_MANUAL_FAILOVER, {"reason": reason}))
+    effects.append(Publish(AwaitingManualFailover(reason=reason)))
     mails = state.mails
     if "awaiting" not in mails:
         mails = mails | {"awaiting"}

@@ -116,7 +116,7 @@ async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
-                                     service.monitor.peer_epoch + 1)
+                                     service.monitor.peer_epoch + 1, how="forced")
     holds = await asyncio.to_thread(site_holds, service)
     return RoleResult(role=Role.PRIMARY, epoch=epoch,
                       detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. {holds} If {peer} "

@@ -28,7 +28,8 @@ from pa_console.agent.failover.witness import WatchStatus, witness_blocker
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.sync.staging import STATE_KEY as SYNC_STATE_KEY
 from pa_console.agent.takeover_methods.runner import methods_blocker
-from pa_console.protocol.models import EventType, Role
+from pa_console.protocol.events import TakeoverBlocked
+from pa_console.protocol.models import Role
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -110,7 +111,7 @@ class FailoverMonitor:
         if watching and blocked != self._announced_blocker:
             # Said once per change (not per tick): the console's readiness and the timeline follow it.
             self._announced_blocker = blocked
-            rt.bus.publish(EventType.TAKEOVER_BLOCKED, blocked=blocked is not None, reason=blocked)
+            rt.bus.publish(TakeoverBlocked(blocked=blocked is not None, reason=blocked))
         elif not watching:
             self._announced_blocker = None
         rt.watch_status = WatchStatus(
@@ -272,7 +273,7 @@ class FailoverMonitor:
 
     async def _perform(self, effect: Effect) -> None:
         if isinstance(effect, Publish):
-            self.runtime.bus.publish(effect.type, **effect.data)
+            self.runtime.bus.publish(effect.body)
         elif isinstance(effect, Mail):
             send_in_background(self.runtime, effect.key, effect.subject, effect.body)
         elif isinstance(effect, TakeOver):

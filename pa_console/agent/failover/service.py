@@ -23,7 +23,8 @@ from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.shared_ip.base import SharedAddressError
 from pa_console.agent.shared_ip.site import SharedSite
 from pa_console.agent.sync.disk import describe_storage_error
-from pa_console.protocol.models import EventType, Role, SharedAddress
+from pa_console.protocol.events import Demoted, KeepAsideFailed, SplitBrainDataKept, TakeoverStep
+from pa_console.protocol.models import Role, SharedAddress
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -145,8 +146,8 @@ class FailoverService:
                     released = f"could not release it: {exc}"
                 if released:
                     log.warning("the shared address was still held by this %s: %s", role, released)
-                    self.runtime.bus.publish(EventType.TAKEOVER_STEP, step="release_stale_shared_address",
-                                             ok="could not" not in released, detail=released, duration_s=0.0)
+                    self.runtime.bus.publish(TakeoverStep(step="release_stale_shared_address",
+                                                          ok="could not" not in released, detail=released))
             return SERVE_CHECK_S
         self._stale_checked = None
         if self.site.serving_config == shared:
@@ -159,8 +160,7 @@ class FailoverService:
         except SharedAddressError as exc:
             if str(exc) != self._serve_error:  # report each distinct problem once, not every second
                 self._serve_error = str(exc)
-                self.runtime.bus.publish(EventType.TAKEOVER_STEP, step="shared_address", ok=False, detail=str(exc),
-                                         duration_s=0.0)
+                self.runtime.bus.publish(TakeoverStep(step="shared_address", ok=False, detail=str(exc)))
             return SERVE_RETRY_S
         self._serve_error = None
         return SERVE_CHECK_S
@@ -257,24 +257,24 @@ class FailoverService:
             log.error("could not keep aside the diverged site data: %s", error)
             failed = await asyncio.to_thread(fence_failed, runtime, error)
             if failed is not None and failed.error != record.error:  # loud once per distinct problem, not each retry
-                runtime.bus.publish(EventType.KEEP_ASIDE_FAILED, peer=record.peer, since_seq=record.since_seq,
-                                    error=error, detail=failed.sentence())
+                runtime.bus.publish(KeepAsideFailed(peer=record.peer, since_seq=record.since_seq, error=error,
+                                                    detail=failed.sentence()))
                 send_in_background(runtime, "keep_aside_failed",
                                    f"[pa] {runtime.name} is FENCED: its data could not be kept aside",
                                    failed.sentence() + "\n")
             return None
         await asyncio.to_thread(unfence, runtime)
         if kept.path is not None:
-            runtime.bus.publish(EventType.SPLIT_BRAIN_DATA_KEPT, path=str(kept.path), last_seq=kept.upto_seq,
-                                since_seq=kept.since_seq, rows=kept.rows,
-                                detail=f"The {kept.total} changes written on this appliance after change "
-                                       f"{kept.since_seq} (the last its peer confirmed) are kept aside; the next "
-                                       "sync replaces the live copy with the primary's.")
+            runtime.bus.publish(SplitBrainDataKept(
+                path=str(kept.path), last_seq=kept.upto_seq, since_seq=kept.since_seq, rows=kept.rows,
+                detail=f"The {kept.total} changes written on this appliance after change {kept.since_seq} (the "
+                       "last its peer confirmed) are kept aside; the next sync replaces the live copy with the "
+                       "primary's."))
         if split_brain:
             kept_text = str(kept.path) if kept.path else None
-            runtime.bus.publish(EventType.DEMOTED, peer=record.peer, peer_epoch=record.peer_epoch,
-                                previous_epoch=record.previous_epoch, epoch=record.epoch, kept=kept_text,
-                                diverged=kept.rows)
+            runtime.bus.publish(Demoted(peer=record.peer, peer_epoch=record.peer_epoch,
+                                        previous_epoch=record.previous_epoch, epoch=record.epoch, kept=kept_text,
+                                        diverged=kept.rows))
             subject, body = messages.demoted(runtime.name, record.peer, record.previous_epoch, record.peer_epoch,
                                              kept_text)
             send_in_background(runtime, "demoted", subject, body)
@@ -287,7 +287,7 @@ class FailoverService:
                 return
             try:
                 _, steps = await promote(self.runtime, self.site, reason, peer_epoch + 1,
-                                         expected_epoch=self.runtime.epoch)
+                                         expected_epoch=self.runtime.epoch, how="automatic")
             except RoleMoved as exc:
                 log.warning("automatic takeover abandoned: %s", exc)
                 return

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Literal
 from pa_console.agent.failover import authority
 from pa_console.agent.failover.authority import change_role
 from pa_console.agent.shared_ip.base import SharedAddressError
-from pa_console.protocol.models import EventType, Role
+from pa_console.protocol.events import Takeover, TakeoverHow, TakeoverStep, TakeoverStepSummary
+from pa_console.protocol.models import Role
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -40,7 +41,7 @@ async def _timed(runtime: AgentRuntime, step: str, action: Callable[[], Awaitabl
     except (SharedAddressError, RoleMoved) as exc:
         detail, ok = str(exc), False
     result = StepResult(step, ok, detail, round(time.monotonic() - t0, 3))
-    runtime.bus.publish(EventType.TAKEOVER_STEP, **asdict(result))
+    runtime.bus.publish(TakeoverStep(**asdict(result)))
     return result
 
 
@@ -56,7 +57,8 @@ class RoleMoved(Exception):
 
 
 async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least_epoch: int = 0,
-                  planned: bool = False, expected_epoch: int | None = None) -> tuple[int, list[StepResult]]:
+                  planned: bool = False, how: TakeoverHow | None = None,
+                  expected_epoch: int | None = None) -> tuple[int, list[StepResult]]:
     """Become primary: role first (so the site answers 'primary'), then the shared address.
 
     With `expected_epoch`, only if this appliance is still the backup at that epoch (checked in the role's own
@@ -84,8 +86,9 @@ async def promote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least
     if runtime.settings.shared_address is not None:
         steps.append(await _timed(runtime, "shared_address", site.serve))
     steps += await _methods(runtime, "takeover", reason)  # DNS swing, NAT swing (issue 9)
-    runtime.bus.publish(EventType.TAKEOVER, role=Role.PRIMARY.value, epoch=epoch, reason=reason, planned=planned,
-                        ok=all(s.ok for s in steps), steps=[asdict(s) for s in steps])
+    runtime.bus.publish(Takeover(role=Role.PRIMARY.value, epoch=epoch, reason=reason, planned=planned,
+                                 ok=all(s.ok for s in steps), steps=[TakeoverStepSummary(**asdict(s)) for s in steps],
+                                 how=how or ("planned" if planned else None)))
     return epoch, steps
 
 
@@ -98,7 +101,6 @@ async def demote(runtime: AgentRuntime, site: SharedSite, reason: str, at_least_
     try:
         await site.withdraw()
     except SharedAddressError as exc:
-        runtime.bus.publish(EventType.TAKEOVER_STEP, step="release_shared_address", ok=False, detail=str(exc),
-                            duration_s=0.0)
+        runtime.bus.publish(TakeoverStep(step="release_shared_address", ok=False, detail=str(exc), event="demotion"))
     await _methods(runtime, "demotion", reason)  # the takeover methods in reverse order (issue 9)
     return record

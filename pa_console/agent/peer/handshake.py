@@ -41,22 +41,47 @@ def same(a: str, b: str) -> bool:
 
 @dataclass
 class PendingHandshakes:
-    """Challenges a backup has issued; each may be answered once, within a short time."""
+    """Challenges a backup has issued; each may be answered once, within a short time.
 
-    ttl_s: float = 60.0
+    Anyone may say hello (the handshake authenticates by what it proves), so what is kept is bounded: at most
+    MAX_PENDING challenges of at most ~25 KB each (the primary's certificate is at most 20,000 characters), the oldest
+    given up first, and each expires after `ttl_s` even if no other hello comes (issue 14: 13,489 hellos took an agent
+    from 78 to 361 MB). A real establish answers its challenge within seconds, so a flood can at worst make an
+    administrator try again; it cannot grow the agent."""
+
+    ttl_s: float = 30.0
+    max_pending: int = 64
     _pending: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    given_up: int = 0
+
+    def _expire(self, now: float) -> None:
+        # Insertion order is age order: stop at the first one still valid.
+        while self._pending:
+            key, (t, _) = next(iter(self._pending.items()))
+            if now - t <= self.ttl_s:
+                break
+            del self._pending[key]
 
     def add(self, nonce_b: str, data: dict[str, Any]) -> None:
         now = time.monotonic()
         with self._lock:
-            for key in [k for k, (t, _) in self._pending.items() if now - t > self.ttl_s]:
-                del self._pending[key]
+            self._expire(now)
+            while len(self._pending) >= self.max_pending:
+                del self._pending[next(iter(self._pending))]
+                self.given_up += 1
             self._pending[nonce_b] = (now, data)
 
     def take(self, nonce_b: str) -> dict[str, Any] | None:
+        now = time.monotonic()
         with self._lock:
+            self._expire(now)
             entry = self._pending.pop(nonce_b, None)
-        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+        if entry is None or now - entry[0] > self.ttl_s:
             return None
         return entry[1]
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire(time.monotonic())
+            return len(self._pending)

@@ -6,6 +6,8 @@ import asyncio
 import socket
 import ssl
 
+from pa_console.protocol.tls_pin import pinned_context as pin
+
 
 class PeerUnreachable(Exception):
     pass
@@ -14,9 +16,7 @@ class PeerUnreachable(Exception):
 def pinned_context(cert_pem: str) -> ssl.SSLContext:
     """Trust exactly one certificate. Host names are not checked: the pin is the whole certificate, and
     administrators reach appliances by addresses (NAT, IPs) that a self-signed certificate cannot all name."""
-    ctx = ssl.create_default_context(cadata=cert_pem)
-    ctx.check_hostname = False
-    return ctx
+    return pin(cert_pem)
 
 
 def _fetch(host: str, port: int, timeout: float) -> str:
@@ -43,7 +43,7 @@ def describe_connect_error(exc: BaseException, what: str, host: str, port: int) 
         return (f"TLS with {where} failed ({what}): {exc.reason or exc}; check that this is a pa-agent port "
                 "and not another service.")
     if isinstance(exc, OSError):
-        return f"Cannot reach {what} at {where}: {exc.strerror or exc}."
+        return f"Cannot reach {what} at {where}: {exc.strerror or exc or 'the connection was closed'}."
     return f"Cannot reach {what} at {where}: {exc}."
 
 

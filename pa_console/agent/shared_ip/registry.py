@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pa_console.agent.shared_ip.base import SharedAddressDriver, SharedAddressError
 from pa_console.agent.shared_ip.iproute2 import Iproute2Driver
+from pa_console.agent.shared_ip.load_balancer import LoadBalancerDriver
 from pa_console.agent.shared_ip.loopback import LoopbackDriver
 from pa_console.protocol.models import SharedAddress
 
 DRIVERS: dict[str, type[SharedAddressDriver]] = {
     LoopbackDriver.name: LoopbackDriver,
     Iproute2Driver.name: Iproute2Driver,
+    LoadBalancerDriver.name: LoadBalancerDriver,
 }
 
 

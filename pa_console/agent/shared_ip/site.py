@@ -127,8 +127,8 @@ class SharedSite:
             if self.serving:
                 return None
             driver = make_driver(config)
-            if driver.name == "loopback" or not await driver.holds():
-                return None  # loopback addresses are always local: only the listener claims them
+            if driver.name in ("loopback", "load_balancer") or not await driver.holds():
+                return None  # addresses always local (loopback, the appliance's own): only the listener claims them
             return await driver.release()
 
     async def still_held(self) -> bool:

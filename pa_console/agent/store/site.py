@@ -170,6 +170,8 @@ class SiteStore:
             flush(bytes(buf))
         with self.db.write() as wconn:
             check_writable(wconn)
+            # A recording written again under its id may be shorter: its old tail is not part of it.
+            wconn.execute("DELETE FROM recording_chunks WHERE recording_id = ? AND idx >= ?", (rid, idx))
             upsert_rows(wconn, "recordings", [(rid, size, sha.hexdigest(), CHUNK_SIZE)])
         return RecordingWritten(rid, size, sha.hexdigest())
 

@@ -35,7 +35,9 @@ from pa_console.agent.sync.disk import (
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
-from pa_console.protocol.models import EventType, Role, SyncProgress, SyncReport, SyncStatus
+from pa_console.protocol.events import SyncFailed as SyncFailedEvent
+from pa_console.protocol.events import SyncFinished, SyncProgressed, SyncStarted
+from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,11 @@ class SyncEngine:
     @property
     def running(self) -> bool:
         return self._lock.locked()
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a sync runs; the scrub's repair (which drops chunks and the sync position) takes it too."""
+        return self._lock
 
     def _db(self) -> sqlite3.Connection:
         # One connection for the engine's own thread work (used by one thread at a time, under the lock).
@@ -114,7 +121,7 @@ class SyncEngine:
                                   "bytes_moved": 0}
         tracker = ProgressTracker(self._publish_progress)
         rt.sync_progress = tracker.progress
-        rt.bus.publish(EventType.SYNC_STARTED, trigger=trigger)
+        rt.bus.publish(SyncStarted(trigger=trigger))
         self._cancelled_by = None
         self._needed_bytes = None
         epoch = rt.epoch
@@ -176,7 +183,7 @@ class SyncEngine:
                 set_in(conn, "last_sync_ok_at", dumped["finished_at"])
         rt.sync_progress = None
         ok = result.status == SyncStatus.OK
-        rt.bus.publish(EventType.SYNC_FINISHED if ok else EventType.SYNC_FAILED, **dumped)
+        rt.bus.publish(SyncFinished(**dumped) if ok else SyncFailedEvent(**dumped))
         rt.spawn(self._tell_primary(dumped), "report-sync")
         return result
 
@@ -188,7 +195,7 @@ class SyncEngine:
 
     def _publish_progress(self, progress: SyncProgress) -> None:
         self.runtime.sync_progress = progress
-        self.runtime.bus.publish(EventType.SYNC_PROGRESS, **progress.model_dump(mode="json"))
+        self.runtime.bus.publish(SyncProgressed(**progress.model_dump()))
 
     async def _pull_rows(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> dict[str, Any]:
         store, seq, stg = await self._run(staging.sync_position)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pa_console.agent.failover.takeover import StepResult
 from pa_console.agent.shared_ip.base import Endpoints
@@ -19,7 +19,8 @@ from pa_console.agent.takeover_methods.base import SwingContext, SwingEvent, Tak
 from pa_console.agent.takeover_methods.dns_swing import DnsSwingMethod
 from pa_console.agent.takeover_methods.nat_swing import NatSwingMethod
 from pa_console.agent.takeover_methods.write_only import tsig_secret
-from pa_console.protocol.models import EventType, TakeoverMethodCheck
+from pa_console.protocol.events import TakeoverStep
+from pa_console.protocol.models import TakeoverMethodCheck
 
 if TYPE_CHECKING:
     from pa_console.agent.runtime import AgentRuntime
@@ -65,11 +66,10 @@ async def run_step(runtime: AgentRuntime, method: TakeoverMethod, event: SwingEv
         log.exception("takeover method %s failed unexpectedly", method.name)
         detail, ok = f"{method.name} failed unexpectedly: {exc!r}", False
     result = StepResult(method.name, ok, detail, round(time.monotonic() - t0, 3))
-    extra: dict[str, Any] = {}
-    if isinstance(method, NatSwingMethod):
-        extra = {"exit_status": method.last_exit_status, "output": method.last_output}
-    runtime.bus.publish(EventType.TAKEOVER_STEP, step=result.step, method=method.name, event=event, ok=ok,
-                        outcome="done" if ok else "failed", detail=detail, duration_s=result.duration_s, **extra)
+    nat = method if isinstance(method, NatSwingMethod) else None
+    runtime.bus.publish(TakeoverStep(step=result.step, method=method.name, event=event, ok=ok, detail=detail,
+                                     duration_s=result.duration_s, exit_status=nat.last_exit_status if nat else None,
+                                     output=nat.last_output if nat else None))
     return result
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 import pydantic
 
 from pa_console.console.client.errors import AgentError
+from pa_console.protocol.events import UnknownEvent
 from pa_console.protocol.models import Event
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,14 @@ async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[Event]:
             pending.data.append(value)
 
 
+def _typed_at_the_edge(event: Event) -> None:
+    """Parse the event's data into its model once, here; the state and notifier match on `event.body`."""
+    body = event.body
+    if isinstance(body, UnknownEvent):
+        # A newer agent's event type (or data this version cannot read): kept raw, shown in the timeline.
+        log.debug("event %s #%d kept raw%s", body.type, event.id, f": {body.problem}" if body.problem else "")
+
+
 class EventSource(Protocol):
     def event_lines(self, after: int) -> AbstractAsyncContextManager[AsyncIterator[str]]: ...
 
@@ -111,6 +120,7 @@ class EventStreamReader:
                         if event.id <= self.last_id:
                             continue  # a duplicate after a resume
                         self.last_id = event.id
+                        _typed_at_the_edge(event)
                         self._on_event(event)
             except AgentError as exc:
                 self._on_error(exc)

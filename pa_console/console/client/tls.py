@@ -8,6 +8,7 @@ import ssl
 
 from pa_console.console.client.errors import AgentError, ErrorCategory
 from pa_console.console.fingerprints import fingerprint_of_der, normalize_fingerprint
+from pa_console.protocol.tls_pin import pinned_context as pin
 
 __all__ = [
     "fetch_certificate",
@@ -24,10 +25,7 @@ def fingerprint_of_pem(pem: str) -> str:
 
 def pinned_context(cert_pem: str) -> ssl.SSLContext:
     """Trust exactly this one certificate; names do not matter since the certificate itself is pinned."""
-    context = ssl.create_default_context(cadata=cert_pem)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    return pin(cert_pem)
 
 
 def _fetch_blocking(host: str, port: int, timeout: float) -> str:

@@ -11,10 +11,12 @@ from pa_console.console.client.errors import AgentError, ErrorCategory
 from pa_console.console.client.tls import fetch_certificate, fingerprint_of_pem
 from pa_console.console.fingerprints import same_fingerprint
 from pa_console.console.secrets import TokenStore
+from pa_console.console.services.commands import ApplianceCommands
 from pa_console.console.services.monitor import ALL_PARTS, ApplianceMonitor
 from pa_console.console.settings import ApplianceEntry, ConsoleSettings, SettingsStore
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
-from pa_console.console.state.notifier import NoticeKind, Notifier
+from pa_console.console.state.banners import BannerBoard
+from pa_console.console.state.notifier import NoticeKind, Notifier, Urgency
 from pa_console.console.state.observable import Signal
 from pa_console.console.state.pairs import ApplianceGroup, find_peer, group_appliances
 from pa_console.console.state.status import ConnectionStatus
@@ -48,15 +50,21 @@ class Fleet:
         self._client_factory = client_factory
         self._poll_interval = poll_interval
         self.states: dict[str, ApplianceState] = {}
+        self._commands: dict[str, ApplianceCommands] = {}
         self._shape: tuple[tuple[str, ...], ...] = ()
         self.monitors: dict[str, ApplianceMonitor] = {}
         # Fired when appliances are added/removed or a pair forms or breaks (the list regroups).
         self.changed: Signal[None] = Signal()
         # Sentences for the user about problems that belong to no appliance (e.g. no keyring).
         self.problem: Signal[str] = Signal()
+        # What the window's banner shows: conditions of the appliances and the console's own messages.
+        self.banners = BannerBoard(lambda: list(self.states.values()))
 
     # -- lifecycle --------
     async def start(self) -> None:
+        problem = await self.tokens.problem()
+        if problem is not None:  # said at start, in plain words, not at the first "Trust and add"
+            self.banners.post("keyring", problem, Urgency.CRITICAL)
         self.settings = await asyncio.to_thread(self.settings_store.load)
         self.notifier.enabled -= {k for k in NoticeKind if k.value in self.settings.disabled_notices}
         for entry in self.settings.appliances:
@@ -92,6 +100,7 @@ class Fleet:
         self.states[state.id] = state
         self._shape = self._group_shape()
         state.changed.connect(lambda what: self._maybe_regroup(what))
+        state.changed.connect(lambda _what: self.banners.refresh())
 
     def _maybe_regroup(self, what: str) -> None:
         if what in ("key", "health", "relationship"):
@@ -154,6 +163,7 @@ class Fleet:
         if monitor is not None:
             await monitor.stop()
         self.states.pop(appliance_id, None)
+        self.banners.refresh()
         self._shape = self._group_shape()
         self.settings.appliances = [e for e in self.settings.appliances if e.id != appliance_id]
         await self.settings_store.asave(self.settings)
@@ -166,6 +176,13 @@ class Fleet:
     # -- queries --------
     def state(self, appliance_id: str) -> ApplianceState:
         return self.states[appliance_id]
+
+    def commands(self, appliance_id: str) -> ApplianceCommands:
+        """The operations on one appliance, with their busy state and errors (one set per appliance)."""
+        commands = self._commands.get(appliance_id)
+        if commands is None:
+            commands = self._commands[appliance_id] = ApplianceCommands(self, appliance_id)
+        return commands
 
     def client(self, appliance_id: str) -> AgentClient:
         monitor = self.monitors.get(appliance_id)
@@ -182,7 +199,9 @@ class Fleet:
         )
 
     def find_by_address(self, host: str, port: int) -> ApplianceState | None:
-        return next((s for s in self.states.values() if s.ref.host == host and s.ref.port == port), None)
+        host = host.strip().lower().rstrip(".")
+        return next((s for s in self.states.values()
+                     if s.ref.host.lower().rstrip(".") == host and s.ref.port == port), None)
 
     def groups(self) -> list[ApplianceGroup]:
         return group_appliances(list(self.states.values()))

@@ -18,7 +18,8 @@ from pa_console.console.state.notifier import Notifier
 from pa_console.console.state.progress import Coalescer
 from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.state.timeline import TimelineModel
-from pa_console.protocol.models import Event, EventType, Role
+from pa_console.protocol.events import SyncFailed, SyncFinished
+from pa_console.protocol.models import Event, Role
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class ApplianceMonitor:
         progress = state.apply_event(event)
         if progress is not None:
             self._progress.offer(progress)
-        if event.type in (EventType.SYNC_FINISHED, EventType.SYNC_FAILED):
+        if isinstance(event.body, SyncFinished | SyncFailed):
             self._progress.cancel()
         if self._notifier is not None:
             self._notifier.on_event(state.name, event)

@@ -11,7 +11,19 @@ from enum import StrEnum
 from typing import Protocol
 
 from pa_console.console.state.formatting import human_duration
-from pa_console.protocol.models import Event, EventType
+from pa_console.protocol.events import (
+    AwaitingManualFailover,
+    Countdown,
+    Demoted,
+    FailoverAction,
+    Fenced,
+    KeepAsideFailed,
+    PrimaryLost,
+    PrimaryRecovered,
+    SyncFailed,
+    Takeover,
+)
+from pa_console.protocol.models import Event
 
 
 class NoticeKind(StrEnum):
@@ -38,6 +50,35 @@ class Notice:
     title: str
     body: str
     urgency: Urgency
+    # Notices of one incident share this key: a desktop notification is updated in place rather than stacked.
+    incident: str = ""
+
+
+def outlook_sentence(auto_failover: bool, action: FailoverAction | None, blocked: str | None) -> str:
+    """What happens when the primary stays lost, as the agent said it (its `action` and `takeover_blocked`)."""
+    if action == "takeover" or (action is None and auto_failover and not blocked):
+        return "If it stays lost, the backup takes over automatically."
+    if auto_failover and blocked:
+        return f"Automatic failover is on but blocked ({blocked.rstrip('.')}): a manual failover will be needed."
+    return "Automatic failover is off: a manual failover will be needed."
+
+
+def _first(*values: int | None) -> str:
+    return str(next(v for v in values if v is not None))
+
+
+def takeover_words(appliance: str, took: Takeover) -> tuple[str, str]:
+    """Words that match what happened: a planned swap, a forced takeover, an automatic takeover."""
+    trouble = "" if took.ok else f" Failed steps: {', '.join(took.failed_steps)}."
+    if took.how == "planned" or (took.how is None and took.planned):
+        return f"{appliance} is now the primary (planned swap)", "The roles were swapped as asked." + trouble
+    if took.how == "forced":
+        return (f"{appliance} was made primary (forced takeover)",
+                "An administrator made the backup the primary while the primary was lost." + trouble)
+    if took.how == "automatic":
+        return (f"{appliance} took over automatically",
+                "The primary stayed lost for the whole timeout; the backup is now the primary." + trouble)
+    return f"{appliance} became the primary", (took.reason.capitalize() + "." if took.reason else "") + trouble
 
 
 class NoticeSink(Protocol):
@@ -73,6 +114,7 @@ class Notifier:
         self._incident: dict[str, int] = {}  # appliance -> incident number (raised at primary lost)
         self._thresholds_told: dict[str, set[int]] = {}
         self.enabled: set[NoticeKind] = set(NoticeKind)
+        self._incidents_told: set[str] = set()
         self.dropped = 0
 
     def add_sink(self, sink: NoticeSink) -> None:
@@ -84,77 +126,97 @@ class Notifier:
         ts = event.ts if event.ts.tzinfo else event.ts.replace(tzinfo=UTC)
         if (self._wall() - ts).total_seconds() > self._max_age:
             return None  # history replayed at connect: shown in the timeline, not as a notification
-        d = event.data
-        t = event.type
         incident = self._incident.get(appliance, 0)
-        if t == EventType.PRIMARY_LOST:
-            incident = self._incident[appliance] = incident + 1
-            self._thresholds_told[appliance] = set()
-            return self._tell(
-                (NoticeKind.PRIMARY_LOST, appliance, str(incident)),
-                Notice(
-                    NoticeKind.PRIMARY_LOST,
-                    appliance,
-                    f"{appliance}: primary lost",
-                    "The backup cannot reach its primary. " + str(d.get("detail", "It keeps trying.")),
-                    Urgency.CRITICAL,
-                ),
-            )
-        if t == EventType.COUNTDOWN:
-            return self._countdown(appliance, incident, d.get("failover_in_s"), bool(d.get("auto_failover")))
-        if t == EventType.AWAITING_MANUAL_FAILOVER:
-            return self._tell(
-                (NoticeKind.MANUAL_NEEDED, appliance, str(incident)),
-                Notice(
-                    NoticeKind.MANUAL_NEEDED,
-                    appliance,
-                    f"{appliance}: manual failover needed",
-                    "The primary is still unreachable and automatic failover is off. Use Become Primary.",
-                    Urgency.CRITICAL,
-                ),
-            )
-        if t == EventType.TAKEOVER:
-            return self._tell(
-                (NoticeKind.TAKEOVER, appliance, str(d.get("epoch", incident))),
-                Notice(
-                    NoticeKind.TAKEOVER,
-                    appliance,
-                    f"{appliance} took over",
-                    "It is now the primary.",
-                    Urgency.WARNING,
-                ),
-            )
-        if t == EventType.PRIMARY_RECOVERED:
-            return self._tell(
-                (NoticeKind.RECOVERED, appliance, str(incident)),
-                Notice(
-                    NoticeKind.RECOVERED,
-                    appliance,
-                    f"{appliance}: primary back",
-                    "The countdown stopped.",
-                    Urgency.INFO,
-                ),
-            )
-        if t == EventType.SYNC_FAILED:
-            error = str(d.get("error") or "no reason given")
-            return self._tell(
-                (NoticeKind.SYNC_FAILED, appliance, error),
-                Notice(NoticeKind.SYNC_FAILED, appliance, f"{appliance}: sync failed", error, Urgency.WARNING),
-                repeatable=True,
-            )
-        if t == EventType.DEMOTED:
-            return self._tell(
-                (NoticeKind.DEMOTED, appliance, str(d.get("epoch", d.get("peer_epoch", event.id)))),
-                Notice(
-                    NoticeKind.DEMOTED,
-                    appliance,
-                    f"{appliance} demoted itself",
-                    str(d.get("detail") or "It returned as primary, found a newer primary and became the backup.")
-                    + (f" Data written on it after the split was kept aside at {d['kept']}." if d.get("kept") else ""),
-                    Urgency.WARNING,
-                ),
-            )
-        return None
+        match event.body:
+            case PrimaryLost() as lost:
+                incident = self._incident[appliance] = incident + 1
+                self._thresholds_told[appliance] = set()
+                return self._tell(
+                    (NoticeKind.PRIMARY_LOST, appliance, str(incident)),
+                    Notice(
+                        NoticeKind.PRIMARY_LOST,
+                        appliance,
+                        f"{appliance}: primary lost",
+                        "The backup cannot reach its primary"
+                        + (f" ({lost.error.rstrip('.')})" if lost.error else "")
+                        + f". {outlook_sentence(lost.auto_failover, lost.action, lost.takeover_blocked)}",
+                        # Critical (stays up) when only an administrator can act; a warning while the backup will.
+                        Urgency.WARNING if lost.action == "takeover" else Urgency.CRITICAL,
+                        incident=f"{appliance}/lost/{incident}",
+                    ),
+                )
+            case Countdown() as tick:
+                return self._countdown(appliance, incident, tick)
+            case AwaitingManualFailover() as waiting:
+                return self._tell(
+                    (NoticeKind.MANUAL_NEEDED, appliance, str(incident)),
+                    Notice(
+                        NoticeKind.MANUAL_NEEDED,
+                        appliance,
+                        f"{appliance}: manual failover needed",
+                        "The primary is still unreachable and the backup did not take over"
+                        + (f" ({waiting.reason})" if waiting.reason else "")
+                        + ". Use Become Primary with Force.",
+                        Urgency.CRITICAL,
+                        incident=f"{appliance}/lost/{incident}",
+                    ),
+                )
+            case Takeover() as took:
+                title, body = takeover_words(appliance, took)
+                return self._tell(
+                    (NoticeKind.TAKEOVER, appliance, str(took.epoch if took.epoch is not None else incident)),
+                    Notice(NoticeKind.TAKEOVER, appliance, title, body,
+                           Urgency.INFO if took.how == "planned" and took.ok else Urgency.WARNING,
+                           incident=f"{appliance}/lost/{incident}" if took.how != "planned" else ""),
+                )
+            case PrimaryRecovered():
+                return self._tell(
+                    (NoticeKind.RECOVERED, appliance, str(incident)),
+                    Notice(
+                        NoticeKind.RECOVERED,
+                        appliance,
+                        f"{appliance}: primary back",
+                        "The primary answers again; no failover happened.",
+                        Urgency.INFO,
+                        incident=f"{appliance}/lost/{incident}",
+                    ),
+                )
+            case SyncFailed() as failed:
+                error = failed.error or "no reason given"
+                return self._tell(
+                    (NoticeKind.SYNC_FAILED, appliance, error),
+                    Notice(NoticeKind.SYNC_FAILED, appliance, f"{appliance}: sync failed", error, Urgency.WARNING,
+                           incident=f"{appliance}/sync"),
+                    repeatable=True,
+                )
+            case Demoted() as demoted:
+                return self._tell(
+                    (NoticeKind.DEMOTED, appliance, _first(demoted.epoch, demoted.peer_epoch, event.id)),
+                    Notice(
+                        NoticeKind.DEMOTED,
+                        appliance,
+                        f"{appliance} demoted itself to backup",
+                        f"It returned as primary, found {demoted.peer or 'its peer'} primary at a higher epoch and "
+                        "became the backup."
+                        + (f" Data written on it after the split was kept aside at {demoted.kept}."
+                           if demoted.kept else ""),
+                        Urgency.WARNING,
+                    ),
+                )
+            case KeepAsideFailed() as failed:
+                return self._tell(
+                    (NoticeKind.DEMOTED, appliance, "keep-aside", failed.error),
+                    Notice(NoticeKind.DEMOTED, appliance, f"{appliance} is fenced: its data could not be kept aside",
+                           failed.detail or failed.error, Urgency.CRITICAL),
+                )
+            case Fenced() as fenced:
+                return self._tell(
+                    (NoticeKind.DEMOTED, appliance, "fenced", _first(fenced.epoch, event.id)),
+                    Notice(NoticeKind.DEMOTED, appliance, f"{appliance} stepped down to backup (fenced)",
+                           f"{fenced.peer or 'Its peer'} is primary at a higher epoch.", Urgency.WARNING),
+                )
+            case _:
+                return None
 
     def keys_compared(self, pair: str, match: bool) -> Notice | None:
         if match:
@@ -172,24 +234,26 @@ class Notifier:
         )
 
     # -- decisions --------
-    def _countdown(self, appliance: str, incident: int, left: object, auto: bool) -> Notice | None:
-        if not isinstance(left, int | float):
-            return None
+    def _countdown(self, appliance: str, incident: int, tick: Countdown) -> Notice | None:
+        left = tick.failover_in_s
         told = self._thresholds_told.setdefault(appliance, set())
         crossed = [t for t in COUNTDOWN_THRESHOLDS if left <= t and t not in told]
         if not crossed:
             return None
         told.update(crossed)
         threshold = min(crossed)
-        action = "the backup takes over automatically" if auto else "then a manual failover is needed"
+        if not tick.takes_over:
+            # Nothing happens when the countdown ends: no countdown notices (the loss and the end are told).
+            return None
         return self._tell(
             (NoticeKind.COUNTDOWN, appliance, str(incident), str(threshold)),
             Notice(
                 NoticeKind.COUNTDOWN,
                 appliance,
-                f"{appliance}: failover in {human_duration(float(left))}",
-                f"The primary is still unreachable; in {human_duration(float(left))} {action}.",
-                Urgency.CRITICAL,
+                f"{appliance}: automatic takeover in {human_duration(left)}",
+                f"The primary is still unreachable; in {human_duration(left)} the backup takes over automatically.",
+                Urgency.WARNING,  # updates the incident's notification in place; never a pile of critical ones
+                incident=f"{appliance}/lost/{incident}",
             ),
         )
 
@@ -202,11 +266,14 @@ class Notifier:
             return None
         while self._recent and now - self._recent[0] > self._rate_window:
             self._recent.popleft()
-        if len(self._recent) >= self._rate_limit and notice.urgency != Urgency.CRITICAL:
+        updates = bool(notice.incident) and notice.incident in self._incidents_told  # replaces one in place
+        if len(self._recent) >= self._rate_limit and notice.urgency != Urgency.CRITICAL and not updates:
             self.dropped += 1
             return None
         self._sent[key] = now
         self._recent.append(now)
+        if notice.incident:
+            self._incidents_told.add(notice.incident)
         for sink in self._sinks:
             sink.show(notice)
         return notice

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pa_console.console.state.appliance import ApplianceState
-from pa_console.console.state.formatting import human_bytes, human_duration
+from pa_console.console.state.formatting import human_bytes
+from pa_console.console.state.outlook import auto_failover, lost_line
 from pa_console.console.state.status import ConnectionStatus, LinkState
 from pa_console.protocol.models import Role, SyncStatus
 
@@ -30,11 +31,7 @@ class RelationshipPicture:
 
 
 def _node(state: ApplianceState) -> NodePicture:
-    role = state.role.value if state.role is not None else "unknown"
-    if state.role is not None and state.status != ConnectionStatus.ONLINE:
-        # What it said before the console lost it: after a takeover, two boxes reading PRIMARY would alarm for nothing.
-        role = f"{role} (last known)"
-    return NodePicture(state.name, role, state.status, f"{state.ref.address} · {state.status.label}")
+    return NodePicture(state.name, state.role_label(), state.status, f"{state.ref.address} · {state.status.label}")
 
 
 def _peer_node(state: ApplianceState) -> NodePicture | None:
@@ -61,7 +58,11 @@ def build_picture(
     """Link state rules, in order: none, primary lost, syncing, broken (failed sync), behind, in sync."""
     now = now or datetime.now(UTC)
     primary, backup = selected, peer
-    if selected.role == Role.BACKUP:
+    stale_primary = (peer is not None and selected.role == peer.role == Role.PRIMARY
+                     and selected.status != ConnectionStatus.ONLINE and peer.status == ConnectionStatus.ONLINE)
+    if selected.role == Role.BACKUP or stale_primary:
+        # The backup's view counts; and after a takeover the old primary, offline, is only "primary (last known)":
+        # the pair is seen from the appliance that answers as primary, whichever is selected (tree and diagram).
         primary, backup = (peer, selected) if peer is not None else (selected, None)
     left = _node(primary) if primary is not None else _node(selected)
     right = _node(backup) if backup is not None and backup is not primary else _peer_node(selected)
@@ -74,14 +75,9 @@ def build_picture(
     watcher = backup if backup is not None and backup.health is not None else selected
     health = watcher.health
     assert health is not None
-    if watcher.role == Role.BACKUP and (health.primary_reachable is False or watcher.countdown_deadline is not None):
-        left_s = watcher.countdown_left()
-        if left_s is not None:
-            label = f"Primary lost · failover in {human_duration(left_s)}"
-        elif health.awaiting_manual_failover or not health.auto_failover:
-            label = "Primary lost · manual failover needed"
-        else:
-            label = "Primary lost"
+    label = lost_line(watcher)
+    if label is not None:
+        left_s = watcher.countdown_left() if auto_failover(watcher).takes_over else None
         return RelationshipPicture(left, right, LinkState.PRIMARY_LOST, label, countdown_s=left_s)
     if health.last_sync_status == SyncStatus.RUNNING or watcher.progress is not None:
         progress = watcher.progress

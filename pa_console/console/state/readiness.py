@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from pa_console.console.fingerprints import same_fingerprint
 from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.outlook import AutoFailover, auto_failover, health_field
 from pa_console.console.state.picture import behind_threshold_s
 from pa_console.console.state.status import ConnectionStatus
 from pa_console.protocol.models import FailoverSettings, Role, SharedAddress, SyncStatus
@@ -118,6 +119,13 @@ def _shared_address(primary: ApplianceState, backup: ApplianceState | None, sett
         return ReadinessItem(
             "shared", title, False, f"No shared address is set on {primary.name}, which serves it until a failover."
         )
+    if sa.driver == "load_balancer" or sb.driver == "load_balancer":
+        # Behind a load balancer each appliance serves the site on its own address (issue 16): no shared subnet.
+        if sa.driver != sb.driver:
+            return ReadinessItem("shared", title, False, f"{primary.name} uses the {sa.driver} method, "
+                                 f"{backup.name} the {sb.driver} method; use load_balancer on both.")
+        return ReadinessItem("shared", title, True, f"Behind a load balancer: {primary.name} serves "
+                             f"{sa.address}:{sa.port}, {backup.name} {sb.address}:{sb.port} when primary.")
     if (sa.address, sa.port) != (sb.address, sb.port):
         return ReadinessItem(
             "shared",
@@ -169,6 +177,55 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
     return ReadinessItem("peer", title, True, "Both appliances answer.")
 
 
+def _offline(backup: ApplianceState, key: str, title: str) -> ReadinessItem | None:
+    """What an appliance said before the console lost it is no ground for a green item."""
+    if backup.status != ConnectionStatus.ONLINE and backup.health is not None:
+        return ReadinessItem(key, title, None, f"{backup.name} is {backup.status.label.lower()}: not known now.")
+    return None
+
+
+def _auto_failover(backup: ApplianceState | None, settings_of: SettingsOf) -> ReadinessItem:
+    if backup is None:
+        return ReadinessItem("auto", "Automatic failover", None, "The backup is not known yet.")
+    offline = _offline(backup, "auto", "Automatic failover")
+    if offline is not None:
+        return offline
+    auto = auto_failover(backup, settings_of(backup))
+    detail = {
+        AutoFailover.ON: f"If the primary stays lost for the timeout, {backup.name} takes over by itself.",
+        AutoFailover.OFF: f"If the primary is lost, nothing happens by itself: an administrator makes {backup.name} "
+                          "the primary (Become Primary).",
+        AutoFailover.BLOCKED: f"{backup.name} will not take over by itself: {(auto.why or '').rstrip('.')}.",
+        AutoFailover.UNKNOWN: "The backup's failover settings are not known yet.",
+    }[auto.mode]
+    ok = {AutoFailover.ON: True, AutoFailover.BLOCKED: False}.get(auto.mode)
+    return ReadinessItem("auto", auto.words(), ok, detail)
+
+
+def _complete_copy(backup: ApplianceState | None) -> ReadinessItem:
+    title = "The backup holds a complete copy"
+    if backup is None or backup.health is None:
+        return ReadinessItem("copy", title, None, "The backup is not known yet.")
+    offline = _offline(backup, "copy", title)
+    if offline is not None:
+        return offline
+    said = health_field(backup, "copy_complete")
+    if isinstance(said, bool):  # the agent knows (issue 13); its sentence says what a takeover would serve
+        detail = health_field(backup, "copy_detail") or ("A sync applied and checked a full copy." if said
+                                                         else "A takeover now would serve an incomplete copy.")
+        return ReadinessItem("copy", title, said, str(detail))
+    report = backup.last_report
+    if report is not None and report.status == SyncStatus.OK and report.digest_ok is not False:
+        return ReadinessItem("copy", title, True, "The last sync applied a full copy and its digest matched.")
+    if report is None and backup.health.last_sync_status == SyncStatus.OK:
+        return ReadinessItem("copy", title, True, "The last sync finished well.")
+    if backup.health.last_sync_at is None and (report is None or report.status != SyncStatus.OK):
+        return ReadinessItem("copy", title, False, "The backup has never finished a sync: it holds no copy yet.")
+    if report is not None and report.digest_ok is False:
+        return ReadinessItem("copy", title, False, "The last sync's digest did not match the primary's.")
+    return ReadinessItem("copy", title, None, "The backup's copy has not been checked since the console started.")
+
+
 def check_readiness(
     selected: ApplianceState,
     peer: ApplianceState | None,
@@ -193,6 +250,8 @@ def check_readiness(
             _keys(selected, peer),
             _versions(selected, peer),
             _last_sync(backup, now),
+            _complete_copy(backup),
+            _auto_failover(backup, settings_of),
             _shared_address(primary, backup, settings_of),
             *_swings(backup, settings_of),
             _peer_reachable(primary, backup),

@@ -12,7 +12,20 @@ from datetime import datetime
 from typing import Any
 
 from pa_console.console.state.formatting import human_bytes, human_duration
+from pa_console.console.state.notifier import outlook_sentence
 from pa_console.console.state.observable import Signal
+from pa_console.protocol.events import (
+    Countdown,
+    Demoted,
+    Fenced,
+    PrimaryLost,
+    RoleChanged,
+    SyncFailed,
+    SyncFinished,
+    Takeover,
+    TakeoverBlocked,
+    TakeoverStep,
+)
 from pa_console.protocol.models import Event, EventType
 
 CATEGORIES: dict[str, frozenset[str]] = {
@@ -29,6 +42,11 @@ CATEGORIES: dict[str, frozenset[str]] = {
             EventType.DEMOTED,
             EventType.ROLE_CHANGED,
             EventType.SPLIT_BRAIN_DATA_KEPT,
+            # Issue 13's, by wire name (typed in protocol/events.py).
+            "takeover_blocked",
+            "primary_refused",
+            "fenced",
+            "keep_aside_failed",
         }
     ),
     "settings": frozenset(
@@ -49,43 +67,50 @@ def category_of(event_type: str) -> str:
 
 def summarize(event: Event) -> str:
     """One line a person reads in the timeline."""
+    match event.body:
+        case SyncFinished() as done:
+            return (
+                f"Sync finished: {done.rows_moved} rows, {human_bytes(float(done.bytes_moved))} "
+                f"in {human_duration(done.duration_s)}" + ("" if done.digest_ok is not False else " · DIGESTS DIFFER")
+            )
+        case SyncFailed() as failed:
+            return f"Sync failed: {failed.error or 'no reason given'}"
+        case PrimaryLost() as lost:
+            outlook = outlook_sentence(lost.auto_failover, lost.action, lost.takeover_blocked)
+            return f"Primary lost: {(lost.error or 'no answer').rstrip('.')}. {outlook}"
+        case Countdown() as tick:
+            action = "automatic takeover" if tick.takes_over else "then manual failover needed"
+            return f"Countdown: {human_duration(tick.failover_in_s)} left ({action})"
+        case TakeoverStep() as step:
+            what = "Demotion" if step.event == "demotion" else "Takeover"
+            text = f"{what} step {step.step}: {'done' if step.ok else 'FAILED'}"
+            if step.duration_s:
+                text += f" in {step.duration_s:.2f} s"
+            return text + (f" ({step.detail})" if step.detail else "")
+        case Takeover() as took:
+            how = {"planned": "planned swap", "forced": "forced takeover", "automatic": "automatic takeover"}.get(
+                took.how or ("planned" if took.planned else ""), "after losing the primary")
+            tail = f"; failed steps: {', '.join(took.failed_steps)}" if took.failed_steps else ""
+            return f"Became primary ({how}), epoch {took.epoch if took.epoch is not None else '?'}{tail}"
+        case Demoted() as demoted:
+            return f"Demoted to backup: {demoted.peer or 'the peer'} is primary at epoch {demoted.peer_epoch}"
+        case TakeoverBlocked() as blocked:
+            if blocked.blocked:
+                return f"Automatic takeover blocked: {blocked.reason or 'no reason given'}"
+            return "Automatic takeover possible again"
+        case Fenced() as fenced:
+            peer = fenced.peer or "the peer"
+            return f"Fenced: stepped down to backup, {peer} is primary at epoch {fenced.peer_epoch}"
+        case RoleChanged() as changed:
+            return f"Role changed to {changed.role} (epoch {changed.epoch if changed.epoch is not None else '?'})"
+        case _:
+            pass
     d = event.data
     t = event.type
-    if t == EventType.SYNC_FINISHED:
-        return (
-            f"Sync finished: {d.get('rows_moved', 0)} rows, {human_bytes(float(d.get('bytes_moved', 0)))} "
-            f"in {human_duration(float(d.get('duration_s', 0)))}"
-            + ("" if d.get("digest_ok") is not False else " · DIGESTS DIFFER")
-        )
-    if t == EventType.SYNC_FAILED:
-        return f"Sync failed: {d.get('error') or 'no reason given'}"
-    if t == EventType.COUNTDOWN:
-        action = "automatic failover" if d.get("auto_failover") else "manual failover needed"
-        return f"Countdown: {human_duration(_float(d.get('failover_in_s')))} left ({action})"
-    if t == EventType.TAKEOVER_STEP:
-        outcome = "done" if d.get("ok") else "FAILED"
-        took = _float(d.get("duration_s"))
-        text = f"Takeover step {d.get('step', '?')}: {outcome}"
-        if took:
-            text += f" in {took:.2f} s"
-        return text + (f" ({d['detail']})" if d.get("detail") else "")
-    if t == EventType.TAKEOVER:
-        raw = d.get("steps")
-        steps: list[Any] = raw if isinstance(raw, list) else []
-        failed = [str(s.get("step")) for s in steps if isinstance(s, dict) and not s.get("ok")]
-        how = "planned" if d.get("planned") else "after losing the primary"
-        tail = f"; failed steps: {', '.join(failed)}" if failed else ""
-        return f"Took over as primary ({how}), epoch {d.get('epoch', '?')}{tail}"
-    if t == EventType.ROLE_CHANGED:
-        return f"Role changed to {d.get('role', '?')} (epoch {d.get('epoch', '?')})"
-    for key in ("detail", "message", "reason"):
-        if isinstance(d.get(key), str):
+    for key in ("detail", "message", "reason", "error"):
+        if isinstance(d.get(key), str) and d[key]:
             return f"{t.replace('_', ' ').capitalize()}: {d[key]}"
     return t.replace("_", " ").capitalize()
-
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
 
 
 @dataclass(frozen=True)
@@ -126,9 +151,9 @@ class TimelineModel:
     def significant(event: Event) -> bool:
         if event.type == EventType.SYNC_PROGRESS:
             return False
-        if event.type == EventType.COUNTDOWN:
-            left = _float(event.data.get("failover_in_s"))
-            return left is None or any(abs(left - mark) < 0.5 for mark in COUNTDOWN_MARKS)
+        if isinstance(event.body, Countdown):
+            left = event.body.failover_in_s
+            return any(abs(left - mark) < 0.5 for mark in COUNTDOWN_MARKS)
         return True
 
     def add(self, appliance: str, events: Iterable[Event]) -> None:

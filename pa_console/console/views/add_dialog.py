@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,6 +25,7 @@ from pa_console.console.views.widgets import (
     host_problem,
     line_edit,
     monospace,
+    no_wheel_edits,
     port_box,
     show_error,
 )
@@ -46,6 +48,10 @@ class AddApplianceDialog(QDialog):
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.name = line_edit("Display name (optional)", "taken from the appliance if empty")
         self.host_error = error_label("Address problem")
+        # Fields wide enough for what goes in them (an address, a 43-character token), placeholders uncut.
+        chars = self.fontMetrics().horizontalAdvance("x") or 7
+        for edit in (self.host, self.token, self.name):
+            edit.setMinimumWidth(max(chars * 44, edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 24))
         form = QFormLayout()
         form.addRow("&Address:", self.host)
         form.addRow("", self.host_error)
@@ -57,7 +63,11 @@ class AddApplianceDialog(QDialog):
         self.trust_box = QGroupBox("Do you trust this certificate?")
         self.fingerprint = QLabel()
         self.fingerprint.setFont(monospace())
-        self.fingerprint.setWordWrap(True)
+        # Never wrapped by Qt (the text has its own line breaks between pair groups): the fingerprint is the one
+        # thing to compare, so it is shown whole, in a fixed-width font, and can be selected and copied.
+        self.fingerprint.setWordWrap(False)
+        self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                                 | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.fingerprint.setAccessibleName("Certificate SHA-256 fingerprint")
         trust_layout = QVBoxLayout(self.trust_box)
         trust_layout.addWidget(
@@ -91,7 +101,27 @@ class AddApplianceDialog(QDialog):
         self.token.textChanged.connect(self._changed)
         self.fetch_button.clicked.connect(self.fetch_certificate)
         self.add_button.clicked.connect(self.trust_and_add)
+        no_wheel_edits(self)
         self._changed()
+        self._refit()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:  # something shown, hidden or re-worded: fit it whole
+            self._refit()
+        return super().event(event)
+
+    def _refit(self) -> None:
+        """The minimum size shows everything: wrapped sentences take their lines at the narrowest width too
+        (a layout's minimum size alone would squeeze them and cut the fields' text)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        width = max(layout.minimumSize().width(), self.fontMetrics().horizontalAdvance("x") * 64)
+        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.minimumSize().height()
+        height = max(height, layout.minimumSize().height())
+        self.setMinimumSize(width, height)
+        if self.height() < height or self.width() < width:
+            self.resize(max(self.width(), width), max(self.height(), height))
 
     def _changed(self, *_: object) -> None:
         problem = host_problem(self.host.text()) if self.host.text() else None
@@ -114,6 +144,7 @@ class AddApplianceDialog(QDialog):
             self.fetch_button.setEnabled(True)
         self._pem = pem
         self.fingerprint.setText(wrapped_fingerprint(fingerprint))
+        self.fingerprint.setMinimumSize(self.fingerprint.sizeHint())
         self.fingerprint.setAccessibleDescription(fingerprint)
         self.trust_box.show()
         self.add_button.setEnabled(True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
@@ -29,10 +29,30 @@ class ApplianceListView(QTreeWidget):
         self.setAccessibleName("Appliances")
         self.setRootIsDecorated(True)
         self.setUniformRowHeights(True)
+        # Columns that fit: the name takes the room left, role and status their contents (no "Rol", "Onlin").
+        # The name and role as wide as they are; the status takes the rest and is elided (whole in its tooltip),
+        # so no permanent scroll bar and no "Rol", "Onlin".
+        header = self.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # Room for "appliance-a ⇄ appliance-b", "primary (last known)" and a short status side by side.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("x") * 60)
         self.itemSelectionChanged.connect(self._on_selection)
         self._subs = Subscriptions(self)
         self._subs.add(fleet.changed, self._on_fleet_changed)
+        self.clock = QTimer(self)  # a pair's countdown moves on between the agent's ticks
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._tick)
+        self.clock.start()
         self.rebuild()
+
+    def _tick(self) -> None:
+        for _item, primary, backup in set(self._pairs.values()):
+            if backup.countdown_deadline is not None or primary.countdown_deadline is not None:
+                self._fill_pair(primary.id)
 
     def _on_fleet_changed(self, _: None) -> None:
         self.rebuild()
@@ -60,8 +80,6 @@ class ApplianceListView(QTreeWidget):
                 self._watch(state)
             if isinstance(parent, QTreeWidgetItem):
                 parent.setExpanded(True)
-        for column in range(3):
-            self.resizeColumnToContents(column)
         self.blockSignals(False)
         if current in self._items:
             self.setCurrentItem(self._items[current])
@@ -77,7 +95,7 @@ class ApplianceListView(QTreeWidget):
         self._subs.add(state.changed, on_change)
 
     def _on_state(self, state: ApplianceState, what: str) -> None:
-        if what in ("status", "health", "sync", "countdown", "progress"):
+        if what in ("status", "health", "sync", "countdown", "progress", "settings"):
             self._fill(state)
             self._fill_pair(state.id)
 
@@ -87,6 +105,7 @@ class ApplianceListView(QTreeWidget):
         item, primary, backup = self._pairs[appliance_id]
         picture = build_picture(primary, backup)
         item.setText(2, picture.link_label)
+        item.setToolTip(2, picture.link_label)
         icon = ICON_OF_LINK.get(picture.link)
         item.setIcon(2, status_icon(icon) if icon else status_icon("connecting"))
         item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"Pair {item.text(0)}: {picture.link_label}")
@@ -96,7 +115,7 @@ class ApplianceListView(QTreeWidget):
         if item is None:
             return
         item.setText(0, state.name)
-        item.setText(1, state.role.value if state.role else "?")
+        item.setText(1, state.role_label() if state.role else "?")
         item.setText(2, state.status.label)
         item.setIcon(0, status_icon(ICON_OF_STATUS[state.status]))
         item.setToolTip(0, f"{state.ref.address}\n{state.status_detail}")

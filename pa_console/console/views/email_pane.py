@@ -28,6 +28,7 @@ class EmailPane(QWidget):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._loaded: EmailConfig | None = None
+        self._ca_pem = ""
         self._subs = Subscriptions(self)
         self._busy = False
         self.setAccessibleName("Email")
@@ -44,6 +45,10 @@ class EmailPane(QWidget):
         self.password_state.setAccessibleName("Password state")
         self.sender_edit = line_edit("Sender address", "pa@example.com")
         self.recipients = line_edit("Recipients", "admin@example.com, oncall@example.com")
+        self.ca_file = line_edit("CA file on the appliance", "/etc/pa-agent/smtp-ca.pem (optional)")
+        self.verification = QLabel()
+        self.verification.setAccessibleName("Certificate verification")
+        self.verification.setWordWrap(True)
         self.error = error_label("Email settings error")
         self.save_button = button("Sa&ve email settings", "Save email settings", "primary")
         self.test_button = button("Send &test email", "Send test email")
@@ -65,6 +70,8 @@ class EmailPane(QWidget):
         form.addRow("", self.password_state)
         form.addRow("Se&nder:", self.sender_edit)
         form.addRow("&Recipients:", self.recipients)
+        form.addRow("&CA file:", self.ca_file)
+        form.addRow("Verification:", self.verification)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.test_button)
@@ -114,6 +121,7 @@ class EmailPane(QWidget):
             self.password,
             self.sender_edit,
             self.recipients,
+            self.ca_file,
         ):
             w.setEnabled(editable)
         self.save_button.setEnabled(editable and not self._busy)
@@ -134,6 +142,13 @@ class EmailPane(QWidget):
         )
         self.sender_edit.setText(config.sender)
         self.recipients.setText(", ".join(config.recipients))
+        # A CA given as PEM text (through the API) is kept as it is; a line edit would mangle its lines.
+        self._ca_pem = config.ca_file if config.ca_file.startswith("-----BEGIN") else ""
+        self.ca_file.setText("" if self._ca_pem else config.ca_file)
+        self.ca_file.setPlaceholderText("(a CA certificate is set; type a path to replace it)" if self._ca_pem
+                                        else "/etc/pa-agent/smtp-ca.pem (optional)")
+        text = config.verification
+        self.verification.setText(text[:1].upper() + text[1:] + "." if text else "")
 
     def update_body(self) -> EmailConfigUpdate:
         """Raises ValidationError with what is wrong (the same rules as the agent)."""
@@ -145,6 +160,7 @@ class EmailPane(QWidget):
             password=self.password.text() or None,
             sender=self.sender_edit.text(),
             recipients=[r for r in self.recipients.text().replace(";", ",").split(",") if r.strip()],
+            ca_file=self.ca_file.text() or self._ca_pem,
         )
 
     @async_slot
@@ -217,4 +233,6 @@ class EmailPane(QWidget):
             body.username,
             body.sender,
             body.recipients,
-        ) != (loaded.host, loaded.port, loaded.security, loaded.username, loaded.sender, loaded.recipients)
+            body.ca_file,
+        ) != (loaded.host, loaded.port, loaded.security, loaded.username, loaded.sender, loaded.recipients,
+              loaded.ca_file)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -17,6 +19,7 @@ from pa_console.console.client.errors import AgentError
 from pa_console.console.fingerprints import same_fingerprint
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
     button,
@@ -29,7 +32,7 @@ from pa_console.console.views.widgets import (
     set_role,
     show_error,
 )
-from pa_console.protocol.models import Endpoint
+from pa_console.protocol.models import Endpoint, FailoverSettingsUpdate, Role
 
 
 def field_of_error(exc: AgentError) -> str:
@@ -96,6 +99,7 @@ class EstablishForm(QWidget):
         self._fleet = fleet
         self._primary: ApplianceState | None = None
         self._busy = False
+        self._key_asked: set[str] = set()
         self.pick = QComboBox()
         self.pick.setAccessibleName("Fill backup details from an appliance in this console")
         self.backup = EndpointFields("New Backup Site Connection Details", "Backup")
@@ -103,6 +107,9 @@ class EstablishForm(QWidget):
         self.key_check = QLabel()
         self.key_check.setWordWrap(True)
         self.key_check.setAccessibleName("Key check")
+        self.auto_failover = QCheckBox("The backup &takes over automatically if this primary is lost")
+        self.auto_failover.setAccessibleName("Automatic failover on the backup")
+        self.auto_hint = hint_label("", "About automatic failover on the backup")
         self.error = error_label("Establish error")
         self.establish_button = button("&Establish relationship", "Establish relationship", "primary")
         layout = QVBoxLayout(self)
@@ -119,6 +126,8 @@ class EstablishForm(QWidget):
         layout.addWidget(self.backup.box)
         layout.addWidget(self.reverse.box)
         layout.addWidget(self.key_check)
+        layout.addWidget(self.auto_failover)
+        layout.addWidget(self.auto_hint)
         layout.addWidget(self.error)
         layout.addWidget(self.establish_button)
         for edit in (self.backup.host, self.reverse.host):
@@ -140,22 +149,43 @@ class EstablishForm(QWidget):
         self._fill_pick()
         self.revalidate()
 
+    def candidates(self) -> list[ApplianceState]:
+        """Every appliance the console knows that can become this primary's backup: standalone (or not known yet)."""
+        return [s for s in self._fleet.states.values()
+                if s is not self._primary and s.role in (Role.STANDALONE, None)]
+
     def _fill_pick(self) -> None:
-        wanted = [s.id for s in self._fleet.states.values() if s is not self._primary]
-        present = [self.pick.itemData(i) for i in range(1, self.pick.count())]
-        if wanted == present:
-            return
-        self.pick.clear()
-        self.pick.addItem("(enter the details by hand)", None)
-        for state in self._fleet.states.values():
-            if state is not self._primary:
+        wanted = [(s.id, s.name) for s in self.candidates()]
+        present = [(self.pick.itemData(i), self.pick.itemText(i).split(" (")[0]) for i in range(1, self.pick.count())]
+        if wanted != present:
+            self.pick.blockSignals(True)
+            self.pick.clear()
+            self.pick.addItem("(enter the details by hand)", None)
+            for state in self.candidates():
                 self.pick.addItem(f"{state.name} ({state.ref.address})", state.id)
+            self.pick.blockSignals(False)
+        self._follow_typed()
+
+    def _follow_typed(self) -> None:
+        """The picker shows the appliance whose address is typed (by hand or picked), else 'by hand'."""
+        backup = self.backup_state()
+        index = self.pick.findData(backup.id) if backup is not None else 0
+        if self.pick.currentIndex() != max(index, 0):
+            self.pick.setCurrentIndex(max(index, 0))
 
     def _picked(self, index: int) -> None:
         appliance_id = self.pick.itemData(index)
         if appliance_id:
             state = self._fleet.state(str(appliance_id))
             self.backup.set(state.ref.host, state.ref.port)
+
+    @async_slot
+    async def _fetch_key(self, state: ApplianceState) -> None:
+        """Read a candidate's key if the console has not yet, so the keys are compared before Establish."""
+        if not state.key_fingerprint:
+            await self._fleet.refresh(state.id, parts=frozenset({"key"}))
+            if shiboken6.isValid(self):
+                self.revalidate()
 
     def backup_state(self) -> ApplianceState | None:
         return self._fleet.find_by_address(self.backup.host.text().strip(), self.backup.port.value())
@@ -171,6 +201,14 @@ class EstablishForm(QWidget):
 
     def revalidate(self, *_: object) -> None:
         ok = self.backup.validate() & self.reverse.validate()
+        self._follow_typed()
+        backup = self.backup_state()
+        self.auto_failover.setEnabled(backup is not None)
+        self.auto_hint.setText(
+            f"Off, a lost primary waits for an administrator; on, {backup.name} takes over once the primary has been "
+            "lost for its timeout. You can change it later in the backup's failover settings." if backup is not None
+            else "Add the backup appliance to the console to set this now; otherwise set it later in its settings."
+        )
         keys = self.key_status()
         if keys is True:
             self.key_check.setText("✔ The Inter-Appliance keys of both appliances match.")
@@ -180,6 +218,15 @@ class EstablishForm(QWidget):
                 "✘ The Inter-Appliance keys differ: the backup will refuse. Set the same key on both (Security tab)."
             )
             set_role(self.key_check, "error")
+        elif backup is not None and backup.status != ConnectionStatus.ONLINE:
+            self.key_check.setText(f"{backup.name} is {backup.status.label.lower()}: its key cannot be compared now.")
+            set_role(self.key_check, "hint")
+        elif backup is not None:
+            self.key_check.setText(f"Reading the Inter-Appliance key of {backup.name} to compare it…")
+            set_role(self.key_check, "hint")
+            if backup.id not in self._key_asked:
+                self._key_asked.add(backup.id)
+                self._fetch_key(backup)
         else:
             self.key_check.setText(
                 "The console cannot compare the keys: add the backup appliance to the console to check them first."
@@ -210,6 +257,14 @@ class EstablishForm(QWidget):
             self._busy = False
             self.revalidate()
         backup = self.backup_state()
+        if backup is not None and self.auto_failover.isChecked():
+            try:
+                saved = await self._fleet.client(backup.id).update_failover_settings(
+                    FailoverSettingsUpdate(auto_failover=True))
+                backup.set_settings(saved)
+            except AgentError as exc:
+                show_error(self.error, f"The relationship is established, but automatic failover could not be turned "
+                                       f"on at {backup.name}: {exc.message}")
         await self._fleet.refresh(primary.id, *([backup.id] if backup else []))
 
     def edits(self) -> list[QLineEdit | QSpinBox]:

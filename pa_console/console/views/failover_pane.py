@@ -1,8 +1,10 @@
-"""The Failover pane: the relationship picture, establish, sync, settings, countdown and takeover, break."""
+"""The Failover pane, read top-down (issue 15): status first (the pair, the countdown, sync, readiness), then the
+actions (establish, hand over, break), then the settings in their own section."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
@@ -20,6 +22,7 @@ from pa_console.console.views.sync_box import SyncBox
 from pa_console.console.views.takeover_box import TakeoverBox
 from pa_console.console.views.widgets import (
     Confirmer,
+    OperationView,
     Subscriptions,
     button,
     default_confirmer,
@@ -30,6 +33,16 @@ from pa_console.console.views.widgets import (
 from pa_console.protocol.models import Role
 
 
+def section_title(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.25)
+    font.setBold(True)
+    label.setFont(font)
+    label.setAccessibleName(f"{text} section")
+    return label
+
+
 class FailoverPane(QScrollArea):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__(parent)
@@ -37,7 +50,6 @@ class FailoverPane(QScrollArea):
         self._state: ApplianceState | None = None
         self._peer: ApplianceState | None = None
         self._subs = Subscriptions(self)
-        self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.setAccessibleName("Failover")
         self.setWidgetResizable(True)
@@ -49,7 +61,14 @@ class FailoverPane(QScrollArea):
         self.sync = SyncBox(fleet)
         self.takeover = TakeoverBox(fleet, confirm=self._confirm)
         self.handover = HandoverBox(fleet, confirm=self._confirm)
-        self.settings = SettingsForm(fleet, confirm=self._confirm)
+        # One settings form per appliance, so that switching appliance keeps an edit in progress.
+        self._forms: dict[str, SettingsForm] = {}
+        self.settings_stack = QStackedWidget()
+        self._blank_settings = SettingsForm(fleet, confirm=self._confirm)
+        self.settings_stack.addWidget(self._blank_settings)
+        self.status_title = section_title("Status")
+        self.actions_title = section_title("Actions")
+        self.settings_title = section_title("Settings")
         self.readiness_box = QGroupBox("Readiness for failover")
         self.readiness = ReadinessView()
         QVBoxLayout(self.readiness_box).addWidget(self.readiness)
@@ -61,31 +80,66 @@ class FailoverPane(QScrollArea):
         break_layout.addWidget(self.break_button)
         break_layout.addWidget(self.break_result)
         break_layout.addWidget(self.break_error)
+        self.break_op = OperationView(self, self.break_error, self.break_result,
+                                      lambda: self.break_button.setEnabled(not self.break_op.busy))
         self.empty = hint_label("Add an appliance and select it to see its failover state.", "No appliance")
         layout = QVBoxLayout(body)
         for w in (
             self.empty,
+            self.status_title,
             self.diagram,
             self.takeover,
-            self.establish_box,
             self.sync,
             self.readiness_box,
-            self.settings,
+            self.actions_title,
+            self.establish_box,
             self.handover,
             self.break_box,
+            self.settings_title,
+            self.settings_stack,
         ):
             layout.addWidget(w)
         layout.addStretch(1)
         self.setWidget(body)
         self.break_button.clicked.connect(self.on_break)
+        # Between the agent's ticks the diagram's countdown moves on with the state's clock, as the banner's does.
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._tick)
+        self.clock.start()
         self.set_appliance(None)
+
+    def _tick(self) -> None:
+        state = self._state
+        if state is not None and any(s is not None and s.countdown_deadline is not None for s in (state, self._peer)):
+            self.diagram.set_picture(build_picture(state, self._peer))
 
     async def _confirm(self, title: str, text: str) -> bool:
         return await self.confirm(title, text)
 
+    @property
+    def settings(self) -> SettingsForm:
+        """The settings form of the selected appliance."""
+        form = self.settings_stack.currentWidget()
+        assert isinstance(form, SettingsForm)
+        return form
+
+    def _form_for(self, state: ApplianceState) -> SettingsForm:
+        form = self._forms.get(state.id)
+        if form is None:
+            form = self._forms[state.id] = SettingsForm(self._fleet, confirm=self._confirm)
+            self.settings_stack.addWidget(form)
+        return form
+
+    def unapplied_settings(self) -> list[str]:
+        """Names of the appliances whose settings form holds changes not applied (asked about at quit)."""
+        return [self._fleet.states[i].name for i, f in self._forms.items()
+                if i in self._fleet.states and f.is_dirty()]
+
     def set_appliance(self, appliance_id: str | None) -> None:
         self._subs.clear()
         self._state = self._fleet.states.get(appliance_id) if appliance_id else None
+        self.break_op.bind(self._fleet.commands(self._state.id).breaking if self._state else None)
         self._peer = self._fleet.peer_of(appliance_id) if appliance_id else None
         for s in (self._state, self._peer):
             if s is not None:
@@ -106,9 +160,12 @@ class FailoverPane(QScrollArea):
         state = self._state
         has = state is not None
         self.empty.setVisible(not has)
-        for w in (self.diagram, self.sync, self.settings, self.break_box, self.readiness_box):
+        for w in (self.diagram, self.sync, self.settings_stack, self.break_box, self.readiness_box,
+                  self.status_title, self.settings_title):
             w.setVisible(has)
         if state is None:
+            self.settings_stack.setCurrentWidget(self._blank_settings)
+            self.actions_title.hide()
             self.establish_box.hide()
             self.takeover.hide()
             self.handover.hide()
@@ -125,11 +182,16 @@ class FailoverPane(QScrollArea):
         self.sync.show_state(state, watcher)
         self.takeover.show_state(state)
         self.handover.show_state(state)
-        self.settings.show_state(state)
+        form = self._form_for(state)
+        self.settings_stack.setCurrentWidget(form)
+        form.show_state(state)
+
         self.readiness_box.setVisible(established)
         if established:
             self.readiness.show_readiness(check_readiness(state, peer))
         self.break_box.setVisible(established)
+        self.actions_title.setVisible(any(not w.isHidden() for w in (self.establish_box, self.handover,
+                                                                       self.break_box)))
 
     async def break_warning(self) -> str:
         state = self._state
@@ -160,22 +222,9 @@ class FailoverPane(QScrollArea):
     @async_slot
     async def on_break(self) -> None:
         state = self._state
-        if state is None or self._busy:
+        if state is None or self.break_op.busy:
             return
         text = await self.break_warning()
         if not await self.confirm("Break Failover Relationships?", text):
             return
-        self._busy = True
-        self.break_button.setEnabled(False)
-        show_error(self.break_error, None)
-        try:
-            detail = await self._fleet.client(state.id).break_relationship()
-            self.break_result.setText(detail)
-            state.clear_failover()
-        except AgentError as exc:
-            show_error(self.break_error, exc.message)
-        finally:
-            self._busy = False
-            self.break_button.setEnabled(True)
-        peer = self._peer
-        await self._fleet.refresh(state.id, *([peer.id] if peer else []))
+        await self._fleet.commands(state.id).break_relationship()

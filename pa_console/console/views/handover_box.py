@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.readiness import check_readiness
 from pa_console.console.views.asyncslot import async_slot
+from pa_console.console.views.readiness_view import readiness_text
 from pa_console.console.views.widgets import (
     Confirmer,
+    OperationView,
     button,
     default_confirmer,
     error_label,
     hint_label,
-    show_error,
 )
 from pa_console.protocol.models import Role, RoleRequest
 
@@ -24,13 +25,13 @@ class HandoverBox(QGroupBox):
         super().__init__("Hand over the primary role", parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None
-        self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.force = QCheckBox("&Force (step down even though the backup cannot be reached)")
         self.force.setAccessibleName("Force step down")
         self.become_backup = button("Become &Backup", "Become backup", "danger")
         self.result = hint_label("", "Hand-over result")
         self.error = error_label("Hand-over error")
+        self.op = OperationView(self, self.error, self.result, lambda: self.become_backup.setEnabled(not self.op.busy))
         layout = QVBoxLayout(self)
         layout.addWidget(
             hint_label(
@@ -46,45 +47,34 @@ class HandoverBox(QGroupBox):
 
     def show_state(self, state: ApplianceState) -> None:
         self._state = state
+        self.op.bind(self._fleet.commands(state.id).role)
         related = state.health is not None and state.health.relationship_established
         self.setVisible(related and state.role == Role.PRIMARY)
-        self.become_backup.setEnabled(not self._busy)
+        self.become_backup.setEnabled(not self.op.busy)
 
     def what_will_happen(self) -> str:
         state = self._state
         assert state is not None
         peer = state.health.peer.name if state.health and state.health.peer else "the backup"
         if self.force.isChecked():
-            return (
+            head = (
                 f"{state.name} becomes a backup WITHOUT reaching {peer}. Until {peer} takes over, no appliance "
                 "is primary and the site is not served. Use this only when you know what the backup will do."
             )
-        return (
-            f"{peer} is asked to become the primary, then {state.name} becomes its backup. "
-            "There is no moment with two primaries."
-        )
+        else:
+            head = (
+                f"{peer} is asked to become the primary, then {state.name} becomes its backup. "
+                "There is no moment with two primaries."
+            )
+        # The same readiness as Become Primary shows: whether the backup is fit to take the role.
+        readiness = check_readiness(state, self._fleet.peer_of(state.id))
+        return f"{head}\n\nReadiness:\n{readiness_text(readiness)}"
 
     @async_slot
     async def on_become_backup(self) -> None:
         state = self._state
-        if state is None or self._busy:
+        if state is None or self.op.busy:
             return
         if not await self.confirm("Become backup?", self.what_will_happen()):
             return
-        self._busy = True
-        self.become_backup.setEnabled(False)
-        show_error(self.error, None)
-        self.result.setText("Working…")
-        try:
-            result = await self._fleet.client(state.id).set_role(
-                RoleRequest(role="backup", force=self.force.isChecked())
-            )
-            self.result.setText(result.detail)
-        except AgentError as exc:
-            self.result.setText("")
-            show_error(self.error, exc.message)
-        finally:
-            self._busy = False
-            self.become_backup.setEnabled(True)
-        peer = self._fleet.peer_of(state.id)
-        await self._fleet.refresh(state.id, *([peer.id] if peer else []))
+        await self._fleet.commands(state.id).set_role(RoleRequest(role="backup", force=self.force.isChecked()))

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.views.add_dialog import AddApplianceDialog
@@ -16,7 +26,14 @@ from pa_console.console.views.failover_pane import FailoverPane
 from pa_console.console.views.security_pane import SecurityPane
 from pa_console.console.views.theme import app_icon, apply_theme
 from pa_console.console.views.timeline_pane import TimelinePane
-from pa_console.console.views.widgets import Confirmer, Subscriptions, default_confirmer
+from pa_console.console.views.widgets import (
+    Confirmer,
+    Subscriptions,
+    default_confirmer,
+    keep_focus_off_destructive_buttons,
+    no_wheel_edits,
+)
+from pa_console.protocol.constants import PRODUCT_VERSION
 from pa_console.protocol.models import Role
 
 
@@ -31,11 +48,12 @@ class MainWindow(QMainWindow):
         self.confirm = confirm or default_confirmer(self)
         self._selected: str | None = None
         self.add_dialog: AddApplianceDialog | None = None
+        self._quit_confirmed = False
         self.setWindowTitle("PA Console")
         self.setWindowIcon(app_icon())
         self.setAccessibleName("PA Console")
 
-        self.banner = Banner()
+        self.banner = Banner(fleet.banners)
         fleet.notifier.add_sink(BannerSink(self.banner))
         self._subs = Subscriptions(self)
         self._state_subs = Subscriptions(self)
@@ -85,11 +103,34 @@ class MainWindow(QMainWindow):
         self.dark_action.setChecked(fleet.settings.theme == "dark")
         self.dark_action.toggled.connect(self.set_dark)
         toolbar.addAction(self.dark_action)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.quit)
+        self.about_action = QAction("&About PA Console", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        self.about_box: QMessageBox | None = None
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.add_action)
+        file_menu.addAction(self.remove_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = menus.addMenu("&View")
         for index in range(4):
-            action = QAction(self)
+            action = QAction(self.tabs.tabText(index).replace("&", ""), self)
             action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
             action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+            view_menu.addAction(action)
             self.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.dark_action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self.menus = {"file": file_menu, "view": view_menu, "help": help_menu}
+        keep_focus_off_destructive_buttons()
+        no_wheel_edits(self)  # every spin and combo box of the panes (settings forms made later do it themselves)
 
         self.appliances.selected.connect(self.select)
         self._subs.add(fleet.changed, self._fleet_changed)
@@ -164,6 +205,32 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.banner.show_text(f"The theme could not be saved: {exc}")
 
+    def quit(self) -> None:
+        """File > Quit (Ctrl+Q): close the window, which ends the program (the tray has no life of its own)."""
+        self.close()
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About PA Console",
+                          f"<b>PA Console</b> {PRODUCT_VERSION}<br>Watches and drives pa-agent appliances: "
+                          "failover pairs, synchronisation, keys and alerts.", QMessageBox.StandardButton.Ok, self)
+        box.setIconPixmap(app_icon().pixmap(64, 64))
+        box.setAccessibleName("About PA Console")
+        box.open()
+        self.about_box = box
+        return box
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        unapplied = self.failover.unapplied_settings()
+        if unapplied and not self._quit_confirmed:
+            event.ignore()  # ask first, without blocking the event loop
+            self._ask_before_closing(unapplied)
+            return
         self.closed.emit()
         super().closeEvent(event)
+
+    @async_slot
+    async def _ask_before_closing(self, names: list[str]) -> None:
+        if await self.confirm("Quit without applying?", "The failover settings of " + ", ".join(names)
+                              + " have changes that were not applied. Quit anyway and lose them?"):
+            self._quit_confirmed = True
+            self.close()

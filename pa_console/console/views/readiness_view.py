@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from pa_console.console.state.readiness import Readiness
@@ -15,6 +16,7 @@ class ReadinessView(QListWidget):
         super().__init__(parent)
         self.setAccessibleName("Readiness check")
         self.setWordWrap(True)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def show_readiness(self, readiness: Readiness) -> None:
         self.clear()
@@ -23,7 +25,11 @@ class ReadinessView(QListWidget):
             row = QListWidgetItem(status_icon(icon), f"{mark} {item.title}: {item.detail}")
             row.setToolTip(item.detail)
             self.addItem(row)
-        self.setMaximumHeight(self.sizeHintForRow(0) * (self.count() + 1) if self.count() else 0)
+        # Tall enough for every item (wrapped ones too): the whole list is read at a glance, without scrolling.
+        rows = sum(self.sizeHintForRow(i) for i in range(self.count()))
+        height = rows + 2 * self.frameWidth() + 4 if self.count() else 0
+        self.setMinimumHeight(height)
+        self.setMaximumHeight(height)
 
 
 def readiness_text(readiness: Readiness) -> str:

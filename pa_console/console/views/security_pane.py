@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.fingerprints import same_fingerprint, wrapped_fingerprint
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
     Confirmer,
+    OperationView,
     Subscriptions,
     button,
     default_confirmer,
@@ -30,7 +30,6 @@ class SecurityPane(QWidget):
         self._other: ApplianceState | None = None
         self._subs = Subscriptions(self)
         self._state_subs = Subscriptions(self)
-        self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.setAccessibleName("Security")
         self.other_pick = QComboBox()
@@ -52,6 +51,7 @@ class SecurityPane(QWidget):
         self.apply_button = button("&Generate a new key here and apply it to the other", "Generate and apply key")
         self.result = hint_label("", "Key change result")
         self.error = error_label("Key error")
+        self.op = OperationView(self, self.error, self.result, self._render_button)
         box = QGroupBox("Inter-Appliance keys")
         grid = QGridLayout(box)
         grid.addWidget(self.this_name, 0, 0)
@@ -143,14 +143,19 @@ class SecurityPane(QWidget):
             set_role(self.verdict, "hint")
         if a is not None and b is not None and match is not None:
             self._fleet.notifier.keys_compared(f"{a.name} ⇄ {b.name}", match)
-        self.apply_button.setEnabled(a is not None and b is not None and not self._busy)
+        self.op.bind(self._fleet.commands(a.id).keys if a is not None else None)
+        self.apply_button.setEnabled(a is not None and b is not None and not self.op.busy)
         if a is not None and b is not None:
             self.apply_button.setText(f"&Generate a new key on {a.name} and apply it to {b.name}")
+
+    def _render_button(self) -> None:
+        a, b = self._state, self._other
+        self.apply_button.setEnabled(a is not None and b is not None and not self.op.busy)
 
     @async_slot
     async def generate_and_apply(self) -> None:
         a, b = self._state, self._other
-        if a is None or b is None or self._busy:
+        if a is None or b is None or self.op.busy:
             return
         related = a.health is not None and a.health.relationship_established
         warning = (
@@ -161,25 +166,4 @@ class SecurityPane(QWidget):
             warning += " They are in a relationship: until both hold the new key, they cannot talk to each other."
         if not await self.confirm("Replace the Inter-Appliance key?", warning):
             return
-        self._busy = True
-        self.apply_button.setEnabled(False)
-        show_error(self.error, None)
-        self.result.setText("")
-        try:
-            generated = await self._fleet.client(a.id).generate_key()
-            a.set_key_fingerprint(generated.fingerprint)
-            try:
-                await self._fleet.client(b.id).set_key(generated.key)
-            except AgentError as exc:
-                show_error(self.error, f"The new key was made on {a.name} but {b.name} refused it: {exc.message}")
-                return
-            finally:
-                del generated  # the key is not kept anywhere in the console
-            fp = await self._fleet.client(b.id).key_fingerprint()
-            b.set_key_fingerprint(fp.fingerprint)
-            self.result.setText(f"{a.name} and {b.name} now hold the same new key.")
-        except AgentError as exc:
-            show_error(self.error, exc.message)
-        finally:
-            self._busy = False
-            self.refresh_view()
+        await self._fleet.commands(a.id).rotate_keys(b.id)  # the key itself is kept nowhere in the console

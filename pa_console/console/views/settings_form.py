@@ -1,20 +1,28 @@
-"""Failover settings of one appliance: pull interval, instance timeout, alerts, takeover methods."""
+"""Failover settings of one appliance: pull interval, instance timeout, alerts, takeover methods.
+
+An explicit form (issue 15): Apply and Revert, a marker while it holds changes not applied, only the fields that
+apply to the appliance's role, the shared address and DNS/NAT swing folded unless used, and no value changed by the
+mouse wheel unless the field has the focus. One form per appliance (the Failover pane keeps them), so switching
+appliance keeps an edit in progress."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
@@ -30,11 +38,13 @@ from pa_console.console.views.widgets import (
     error_label,
     hint_label,
     line_edit,
+    no_wheel_edits,
     port_box,
     set_invalid,
+    set_role,
     show_error,
 )
-from pa_console.protocol.models import FailoverSettings, FailoverSettingsUpdate, SharedAddress
+from pa_console.protocol.models import FailoverSettings, FailoverSettingsUpdate, Role, SharedAddress
 
 
 def seconds_box(name: str, low: float, high: float) -> QDoubleSpinBox:
@@ -52,7 +62,7 @@ class SettingsForm(QGroupBox):
         self._fleet = fleet
         self._state: ApplianceState | None = None
         self._loaded: FailoverSettings | None = None
-        self._busy = False
+        self._loaded_before_apply: FailoverSettings | None = None
         self.confirm = confirm or default_confirmer(self)
         self.sync_enabled = QCheckBox("Synchronisation &enabled")
         self.sync_enabled.setAccessibleName("Synchronisation enabled")
@@ -64,7 +74,7 @@ class SettingsForm(QGroupBox):
         self.shared_enabled = QCheckBox("Use a &shared address")
         self.shared_enabled.setAccessibleName("Use a shared address")
         self.driver = QComboBox()
-        self.driver.addItems(["loopback", "iproute2"])
+        self.driver.addItems(["loopback", "iproute2", "load_balancer"])
         self.driver.setAccessibleName("Shared address driver")
         self.address: QLineEdit = line_edit("Shared address", "10.0.0.100")
         self.address_port: QSpinBox = port_box("Shared address port", 8443)
@@ -73,8 +83,24 @@ class SettingsForm(QGroupBox):
         self.address_error = error_label("Shared address error from the appliance")
         self.methods = TakeoverMethodsForm(fleet)
         self.save_result = hint_label("", "Save result")
-        self.save_button = button("Sa&ve settings", "Save settings", "primary")
+        self.save_button = button("&Apply", "Apply settings", "primary")
+        self.revert_button = button("Re&vert", "Revert settings")
+        self.changed_marker = QLabel("● Changed, not applied yet")
+        self.changed_marker.setAccessibleName("Settings changed")
+        set_role(self.changed_marker, "changed")
+        self.changed_marker.hide()
+        self.newer_on_appliance = hint_label("", "Settings changed on the appliance")
+        self.newer_on_appliance.hide()
+        self.methods_toggle = QToolButton()
+        self.methods_toggle.setText("Takeover by DNS swing or NAT swing")
+        self.methods_toggle.setAccessibleName("Show DNS and NAT swing")
+        self.methods_toggle.setCheckable(True)
+        self.methods_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.methods_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.methods_toggle.toggled.connect(self._fold_methods)
+        self.methods.hide()
         form = QFormLayout()
+        self.form = form
         form.addRow(self.sync_enabled)
         form.addRow("Pull interval:", self.pull_interval)
         form.addRow("Primary Site Instance Timeout:", self.primary_timeout)
@@ -95,30 +121,85 @@ class SettingsForm(QGroupBox):
             )
         )
         layout.addLayout(form)
+        layout.addWidget(self.methods_toggle)
         layout.addWidget(self.methods)
         layout.addWidget(self.error)
-        layout.addWidget(self.save_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.changed_marker, 1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.newer_on_appliance)
         layout.addWidget(self.save_result)
         self.methods.edited.connect(self._validate)
-        self.shared_enabled.toggled.connect(self._validate)
         self.address.textChanged.connect(self._validate)
+        for toggle in (self.sync_enabled, self.auto_failover, self.shared_enabled):
+            toggle.toggled.connect(self._validate)
+        for spin in (self.pull_interval, self.primary_timeout, self.no_pull_alert, self.address_port):
+            spin.valueChanged.connect(self._validate)
+        self.driver.currentTextChanged.connect(self._validate)
+        self.interface.textChanged.connect(self._validate)
+        self.revert_button.clicked.connect(self.revert)
+        no_wheel_edits(self)
         self.address.textEdited.connect(lambda _text: show_error(self.address_error, None))
         self.save_button.clicked.connect(self.save)
 
     def show_state(self, state: ApplianceState) -> None:
         switched = state is not self._state
         self._state = state
+        self._show_role_rows(state.role)
         settings = state.settings
         if settings is None:
             self.setEnabled(False)
             return
         self.setEnabled(True)
         self.methods.set_state(state)
-        if switched or settings != self._loaded:
+        if switched or self._loaded is None or (settings != self._loaded and not self.is_dirty()):
             self._load(settings)
+        elif settings != self._loaded:
+            # Never overwrite an edit in progress: say that the appliance's settings changed meanwhile.
+            self.newer_on_appliance.setText("The appliance's settings changed meanwhile; Revert shows them.")
+            self.newer_on_appliance.show()
+
+    def _show_role_rows(self, role: Role | None) -> None:
+        """Only the fields that apply: the pull, timeout and automatic failover on a backup; the alert on a primary."""
+        backup_side = role != Role.PRIMARY
+        primary_side = role != Role.BACKUP
+        for widget in (self.sync_enabled, self.pull_interval, self.primary_timeout, self.auto_failover):
+            self.form.setRowVisible(widget, backup_side)
+        self.form.setRowVisible(self.no_pull_alert, primary_side)
+
+    def _fold_shared(self) -> None:
+        on = self.shared_enabled.isChecked()
+        for widget in (self.driver, self.address, self.address_port, self.interface):
+            self.form.setRowVisible(widget, on)
+        self.form.setRowVisible(self.address_error, on and not self.address_error.isHidden())
+
+    def _fold_methods(self, unfolded: bool) -> None:
+        self.methods.setVisible(unfolded)
+        self.methods_toggle.setArrowType(Qt.ArrowType.DownArrow if unfolded else Qt.ArrowType.RightArrow)
+
+    def _busy_now(self) -> bool:
+        state = self._state
+        return state is not None and self._fleet.commands(state.id).settings.busy
+
+    def is_dirty(self) -> bool:
+        """Whether the form holds something the appliance does not (an invalid entry counts as a change)."""
+        if self._loaded is None:
+            return False
+        if isinstance(self._shared(), str) or not self.methods.validate():
+            return True
+        return bool(self.update_body().model_fields_set)
+
+    def revert(self) -> None:
+        state = self._state
+        if state is not None and state.settings is not None:
+            self._load(state.settings)
 
     def _load(self, s: FailoverSettings) -> None:
-        self._loaded = s
+        self._loaded = None  # while the widgets are filled, nothing counts as an edit
+        self.newer_on_appliance.hide()
+        self.save_result.setText("")
         self.sync_enabled.setChecked(s.sync_enabled)
         self.pull_interval.setValue(s.pull_interval_s)
         self.primary_timeout.setValue(s.primary_timeout_s)
@@ -131,6 +212,9 @@ class SettingsForm(QGroupBox):
             self.address_port.setValue(s.shared_address.port)
             self.interface.setText(s.shared_address.interface or "")
         self.methods.load(s)
+        used = s.dns_swing is not None or s.nat_swing is not None
+        self.methods_toggle.setChecked(used or self.methods_toggle.isChecked())
+        self._loaded = s
         self._validate()
 
     def _shared(self) -> SharedAddress | str | None:
@@ -138,7 +222,8 @@ class SettingsForm(QGroupBox):
         if not self.shared_enabled.isChecked():
             return None
         try:
-            driver = "iproute2" if self.driver.currentText() == "iproute2" else "loopback"
+            text = self.driver.currentText()
+            driver = "iproute2" if text == "iproute2" else "load_balancer" if text == "load_balancer" else "loopback"
             return SharedAddress(
                 driver=driver,
                 address=self.address.text(),
@@ -150,13 +235,17 @@ class SettingsForm(QGroupBox):
 
     def _validate(self, *_: object) -> bool:
         shared = self._shared()
-        for w in (self.driver, self.address, self.address_port, self.interface):
-            w.setEnabled(self.shared_enabled.isChecked())
+        self._fold_shared()
         bad = isinstance(shared, str)
         set_invalid(self.address, bad)
         show_error(self.error, shared if isinstance(shared, str) else None)
         bad = not self.methods.validate() or bad
-        self.save_button.setEnabled(not bad and not self._busy)
+        dirty = self.is_dirty()
+        self.changed_marker.setVisible(dirty)
+        self.setTitle("Failover settings (changed, not applied)" if dirty else "Failover settings")
+        busy = self._busy_now()
+        self.save_button.setEnabled(not bad and dirty and not busy)
+        self.revert_button.setEnabled(dirty and not busy)
         return not bad
 
     def update_body(self) -> FailoverSettingsUpdate:
@@ -179,12 +268,18 @@ class SettingsForm(QGroupBox):
     @async_slot
     async def save(self) -> None:
         state = self._state
-        if state is None or self._busy or not self._validate():
+        if state is None or self._busy_now() or not self._validate():
             return
         body = self.update_body()
         if not body.model_fields_set:
             self.save_result.setText("Nothing changed.")
             return
+        role = state.role
+        if role == Role.PRIMARY:  # fields hidden for the role are never sent
+            body = FailoverSettingsUpdate(**body.model_dump(exclude_unset=True, exclude={
+                "sync_enabled", "pull_interval_s", "primary_timeout_s", "auto_failover"}))
+        elif role == Role.BACKUP:
+            body = FailoverSettingsUpdate(**body.model_dump(exclude_unset=True, exclude={"no_pull_alert_s"}))
         self.save_result.setText("")
         turning_on = body.auto_failover is True and not (self._loaded and self._loaded.auto_failover)
         if turning_on:
@@ -200,19 +295,25 @@ class SettingsForm(QGroupBox):
                 + "\n\nTurn it on anyway?",
             ):
                 return
-        self._busy = True
-        self.save_button.setEnabled(False)
         show_error(self.error, None)
+        operation = self._fleet.commands(state.id).settings
+        self._validate()
         try:
-            saved = await self._fleet.client(state.id).update_failover_settings(body)
-            state.set_settings(saved)
-        except AgentError as exc:
-            method_field = field_of_agent_error(exc.field, exc.message)
-            if method_field is not None:
-                self.methods.show_agent_error(*method_field, exc.message)
-                return
-            about_address = (exc.field or "").startswith("shared_address") or "shared address" in exc.message.lower()
-            show_error(self.address_error if about_address else self.error, exc.message)
+            self._loaded_before_apply = self._loaded
+            self._loaded = None  # the appliance's answer becomes the new baseline, even over hidden fields
+            saved = await self._fleet.commands(state.id).apply_settings(body)
         finally:
-            self._busy = False
-            self._validate()
+            self._loaded = self._loaded or self._loaded_before_apply
+        if saved is not None:
+            self._load(saved)
+            self.save_result.setText("Applied.")
+            return
+        message = operation.error or "The settings were not applied."
+        method_field = field_of_agent_error(operation.error_field, message)
+        if method_field is not None:
+            self.methods.show_agent_error(*method_field, message)
+        else:
+            about_address = ((operation.error_field or "").startswith("shared_address")
+                             or "shared address" in message.lower())
+            show_error(self.address_error if about_address else self.error, message)
+        self._validate()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.formatting import human_bytes, human_duration, local_time
 from pa_console.console.views.asyncslot import async_slot
-from pa_console.console.views.widgets import button, error_label, set_role, show_error
+from pa_console.console.views.widgets import OperationView, button, error_label, set_role
 from pa_console.protocol.models import SyncProgress, SyncStatus
 
 
@@ -39,7 +38,6 @@ class SyncBox(QGroupBox):
         super().__init__("Synchronisation", parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None
-        self._busy = False
         self.sync_button = button("&Sync Now", "Sync now")
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Sync progress")
@@ -53,6 +51,8 @@ class SyncBox(QGroupBox):
         self.last_status.setAccessibleName("Last sync status")
         self.last_status.setWordWrap(True)
         self.error = error_label("Sync error")
+        self.op = OperationView(self, self.error, None, self._render_button)
+        self._watcher: ApplianceState | None = None
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
         row.addWidget(self.sync_button)
@@ -69,6 +69,8 @@ class SyncBox(QGroupBox):
     def show_state(self, state: ApplianceState, watcher: ApplianceState) -> None:
         """`state` is the selected appliance; `watcher` the one whose sync is shown (backup if known)."""
         self._state = state
+        self._watcher = watcher
+        self.op.bind(self._fleet.commands(state.id).sync)
         health = watcher.health
         running = health is not None and health.last_sync_status == SyncStatus.RUNNING
         progress = watcher.progress
@@ -89,7 +91,7 @@ class SyncBox(QGroupBox):
             self.progress_text.setText("")
         self.progress_text.setVisible(bool(self.progress_text.text()))
         established = health is not None and health.relationship_established
-        self.sync_button.setEnabled(established and not running and not self._busy)
+        self.sync_button.setEnabled(established and not running and not self.op.busy)
         self.last_sync.setText(local_time(health.last_sync_at) if health else "unknown")
         report = watcher.last_report
         if health is None:
@@ -109,20 +111,12 @@ class SyncBox(QGroupBox):
             self.last_status.setText(health.last_sync_status.value.capitalize())
             set_role(self.last_status, "hint")
 
+    def _render_button(self) -> None:
+        if self._state is not None and self._watcher is not None:
+            self.show_state(self._state, self._watcher)
+
     @async_slot
     async def sync_now(self) -> None:
         state = self._state
-        if state is None or self._busy:
-            return
-        self._busy = True
-        self.sync_button.setEnabled(False)
-        show_error(self.error, None)
-        try:
-            result = await self._fleet.client(state.id).sync_now()
-            if not result.started:
-                show_error(self.error, result.detail)
-        except AgentError as exc:
-            show_error(self.error, exc.message)
-        finally:
-            self._busy = False
-            self.sync_button.setEnabled(True)
+        if state is not None:
+            await self._fleet.commands(state.id).sync_now()

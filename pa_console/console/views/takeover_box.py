@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.services.method_checks import has_swing, refresh_method_checks
 from pa_console.console.state.appliance import ApplianceState
-from pa_console.console.state.formatting import human_duration
+from pa_console.console.state.outlook import auto_failover, countdown_words, lost_line
 from pa_console.console.state.readiness import check_readiness
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.readiness_view import readiness_text
 from pa_console.console.views.widgets import (
     Confirmer,
+    OperationView,
     button,
     default_confirmer,
     error_label,
     set_role,
-    show_error,
 )
 from pa_console.protocol.models import Role, RoleRequest
 
@@ -29,11 +28,18 @@ class TakeoverBox(QGroupBox):
         super().__init__("Failover", parent)
         self._fleet = fleet
         self._state: ApplianceState | None = None
-        self._busy = False
         self.confirm = confirm or default_confirmer(self)
         self.countdown = QLabel()
         self.countdown.setAccessibleName("Failover countdown")
         self.countdown.setWordWrap(True)
+        self.countdown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.big_countdown = QLabel()
+        self.big_countdown.setAccessibleName("Seconds before automatic takeover")
+        font = self.big_countdown.font()
+        font.setPointSizeF(font.pointSizeF() * 2.5)
+        font.setBold(True)
+        self.big_countdown.setFont(font)
+        self.big_countdown.hide()
         self.sync_first = QCheckBox("Sync &first (the primary is reachable)")
         self.sync_first.setAccessibleName("Sync first")
         self.sync_first.setChecked(True)
@@ -44,7 +50,9 @@ class TakeoverBox(QGroupBox):
         self.result.setAccessibleName("Failover result")
         self.result.setWordWrap(True)
         self.error = error_label("Failover error")
+        self.op = OperationView(self, self.error, self.result, self._update_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.big_countdown)
         layout.addWidget(self.countdown)
         layout.addWidget(self.sync_first)
         layout.addWidget(self.force)
@@ -60,6 +68,7 @@ class TakeoverBox(QGroupBox):
 
     def show_state(self, state: ApplianceState) -> None:
         self._state = state
+        self.op.bind(self._fleet.commands(state.id).role)
         self.setVisible(state.role == Role.BACKUP)
         reachable = state.health is not None and state.health.primary_reachable is not False
         self.sync_first.setVisible(reachable)
@@ -74,31 +83,30 @@ class TakeoverBox(QGroupBox):
         if state is None:
             return
         reachable = state.health is not None and state.health.primary_reachable is not False
-        self.become_primary.setEnabled(not self._busy and (reachable or self.force.isChecked()))
+        self.become_primary.setEnabled(not self.op.busy and (reachable or self.force.isChecked()))
 
     def _tick(self) -> None:
         state = self._state
         if state is None or state.health is None or state.role != Role.BACKUP:
             return
-        health = state.health
+        line = lost_line(state)
         left = state.countdown_left()
-        if left is not None:
-            action = (
-                "the backup takes over automatically"
-                if health.auto_failover
-                else "then a manual failover is needed (automatic failover is off)"
-            )
-            self.countdown.setText(f"Primary lost. In {human_duration(left)} {action}.")
-            set_role(self.countdown, "banner-error")
-        elif health.primary_reachable is False:
-            if health.awaiting_manual_failover or not health.auto_failover:
-                self.countdown.setText("Primary lost: manual failover needed. Press Become Primary with Force.")
-            else:
-                self.countdown.setText("Primary lost; the backup keeps trying.")
-            set_role(self.countdown, "banner-error")
-        else:
+        if line is None:
             self.countdown.setText("The primary is reachable.")
+            self.big_countdown.hide()
             set_role(self.countdown, "hint")
+            return
+        reason = state.lost_reason
+        text = line + (f"\nWhy: {reason}" if reason else "")
+        if auto_failover(state).takes_over and left is not None:
+            # Large, readable across the room; the same second as the banner and the diagram.
+            self.big_countdown.setText(countdown_words(left))
+            self.big_countdown.show()
+        else:
+            text += "\nPress Become Primary with Force to make this backup the primary."
+            self.big_countdown.hide()
+        self.countdown.setText(text)
+        set_role(self.countdown, "banner-error")
 
     def what_will_happen(self) -> str:
         state = self._state
@@ -123,29 +131,15 @@ class TakeoverBox(QGroupBox):
     @async_slot
     async def on_become_primary(self) -> None:
         state = self._state
-        if state is None or self._busy:
+        if state is None or self.op.busy:
             return
         if has_swing(state):  # the readiness shows the DNS/NAT swing's dry run, fresh
             await refresh_method_checks(self._fleet, state)
         if not await self.confirm("Become primary?", self.what_will_happen()):
             return
-        self._busy = True
-        self._update_button()
-        show_error(self.error, None)
-        self.result.setText("Working…")
         request = RoleRequest(
             role="primary",
             sync_first=self.sync_first.isChecked() and self.sync_first.isVisible(),
             force=self.force.isChecked() and self.force.isVisible(),
         )
-        try:
-            result = await self._fleet.client(state.id).set_role(request)
-            self.result.setText(result.detail)
-        except AgentError as exc:
-            self.result.setText("")
-            show_error(self.error, exc.message)
-        finally:
-            self._busy = False
-            self._update_button()
-        peer = self._fleet.peer_of(state.id)
-        await self._fleet.refresh(state.id, *([peer.id] if peer else []))
+        await self._fleet.commands(state.id).set_role(request)

@@ -6,10 +6,22 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, Qt
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
+from pa_console.console.services.commands import Operation
 from pa_console.console.state.observable import Signal as StateSignal
 from pa_console.protocol.models import is_valid_host
 
@@ -137,3 +149,86 @@ class Subscriptions:
         offs, self._offs = self._offs, []
         for off in offs:
             off()
+
+
+class _WheelGuard(QObject):
+    """Swallows wheel events on a spin box or combo box without the focus: scrolling the pane never edits a value
+    the user is not in (issue 15: a scroll changed a timeout from 300 to 291)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            parent = watched.parentWidget()
+            if parent is not None:  # the pane scrolls as if the box were not there
+                QCoreApplication.sendEvent(parent, event)
+            return True
+        return False
+
+
+_GUARD: _WheelGuard | None = None
+
+
+def no_wheel_edits(root: QWidget) -> None:
+    """Every spin box and combo box under `root`: focus by click or Tab only, wheel only once focused."""
+    global _GUARD
+    if _GUARD is None:
+        _GUARD = _WheelGuard()
+    for box in [*root.findChildren(QAbstractSpinBox), *root.findChildren(QComboBox)]:
+        box.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        box.installEventFilter(_GUARD)
+
+
+_FOCUS_GUARDED = False
+
+
+def keep_focus_off_destructive_buttons() -> None:
+    """When the focused widget is disabled (a button while its work runs), Qt hands the focus to the next one in
+    the tab order; if that is a destructive button (Stop, Break, Remove), a stray Enter would press it. Take the
+    focus away from it instead. The user can still Tab or click to a destructive button on purpose."""
+    global _FOCUS_GUARDED
+    app = QApplication.instance()
+    if _FOCUS_GUARDED or not isinstance(app, QApplication):
+        return
+    _FOCUS_GUARDED = True
+
+    def moved(old: QWidget | None, new: QWidget | None) -> None:
+        if (isinstance(new, QPushButton) and new.property("role") == "danger"
+                and old is not None and shiboken6.isValid(old) and not old.isEnabled()):
+            new.clearFocus()
+
+    app.focusChanged.connect(moved)
+
+
+class OperationView:
+    """Binds a view to one operation of the commands service: its busy state, error and result, as they change.
+
+    `render` is the view's own refresh (it reads `busy`); the error and result labels are kept here."""
+
+    def __init__(self, owner: QObject, error: QLabel, result: QLabel | None, render: Callable[[], None]) -> None:
+        self._subs = Subscriptions(owner)
+        self._error = error
+        self._result = result
+        self._render = render
+        self.operation: Operation | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.operation is not None and self.operation.busy
+
+    def bind(self, operation: Operation | None) -> None:
+        if operation is self.operation:
+            return
+        self._subs.clear()
+        self.operation = operation
+        if operation is not None:
+            self._subs.add(operation.changed, lambda _op: self._show())
+        self._show()
+
+    def _show(self) -> None:
+        op = self.operation
+        if not shiboken6.isValid(self._error):
+            return
+        show_error(self._error, op.error if op is not None else None)
+        if self._result is not None:
+            working = "Working…" if op is not None and op.busy else ""
+            self._result.setText(op.result if op is not None and op.result else working)
+        self._render()

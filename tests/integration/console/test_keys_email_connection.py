@@ -16,7 +16,7 @@ from tests.ui.fixtures import run
 
 
 def test_keys_compared_then_made_equal_then_established(console: Console, agents: Callable[..., RunningAgent]) -> None:
-    alpha, beta = agents("alpha", "11" * 32), agents("beta", "22" * 32)
+    alpha, beta = agents("alpha", "1a" * 32), agents("beta", "2b" * 32)  # two keys that differ
     a, b = console.add(alpha), console.add(beta)
     console.select(a)
     security = console.window.security

@@ -3,7 +3,6 @@ Become Primary (forced) makes the backup the primary."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pa_console.console.state.notifier import NoticeKind
@@ -43,22 +42,16 @@ def test_countdown_then_forced_manual_failover(console: Console, agents: Callabl
     alpha.kill()
     # The console sees the primary go offline, the backup's countdown tick every second, the link "primary lost".
     console.wait(lambda: a.status == ConnectionStatus.OFFLINE, 15)
-    console.wait(lambda: "Primary lost. In" in box.countdown.text(), 15)
-    seen: set[str] = set()
-
-    def ticks() -> bool:
-        match = re.search(r"In (\d+) s", box.countdown.text())
-        if match:
-            seen.add(match.group(1))
-        return len(seen) >= 3
-
-    console.wait(ticks, 10)
-    assert "manual failover is needed" in box.countdown.text()
+    # Automatic failover is off: from the start the console says a manual failover is needed (never a countdown to
+    # nothing), with the agent's reason for calling the primary lost.
+    console.wait(lambda: "manual failover needed (automatic failover is off)" in box.countdown.text(), 15)
+    assert "Why: " in box.countdown.text() and not box.big_countdown.isVisible()
     assert pane.diagram.picture is not None and pane.diagram.picture.link == LinkState.PRIMARY_LOST
-    # Automatic failover is off: when the countdown ends, the console says a manual failover is needed.
-    console.wait(lambda: "manual failover needed" in box.countdown.text(), 20)
+    assert "manual failover needed" in pane.diagram.picture.link_label
+    console.wait(lambda: NoticeKind.MANUAL_NEEDED in [n.kind for n in console.window.banner.shown], 20)
     kinds = [n.kind for n in console.window.banner.shown]
-    assert NoticeKind.PRIMARY_LOST in kinds and NoticeKind.COUNTDOWN in kinds
+    # Nothing happens when this countdown ends: the loss and the need for a manual failover are told, no countdown.
+    assert NoticeKind.PRIMARY_LOST in kinds and NoticeKind.MANUAL_NEEDED in kinds and NoticeKind.COUNTDOWN not in kinds
     assert b.role == Role.BACKUP
     # Become Primary: only with force while the primary is unreachable.
     assert box.force.isVisible() and not box.become_primary.isEnabled()
@@ -70,6 +63,10 @@ def test_countdown_then_forced_manual_failover(console: Console, agents: Callabl
     console.wait(lambda: b.role == Role.PRIMARY, 15)
     title, text = console.confirm.asked[-1]
     assert title == "Become primary?" and "ALONE" in text
+    # The words match what happened (the agent says how: forced), and the lost-primary banner has ended.
+    console.wait(lambda: "beta was made primary (forced takeover). An administrator made the backup the primary "
+                         "while the primary was lost." in console.window.banner.texts(), 10)
+    assert not any("Primary lost" in t for t in console.window.banner.texts())
     assert beta.health()["role"] == "primary"
     console.wait(lambda: not box.isVisible(), 5)  # a primary has no takeover box
     # The old primary returns, finds a newer primary, demotes itself; the console tells and regroups.
@@ -108,6 +105,8 @@ def test_planned_swap_with_sync_first(console: Console, agents: Callable[..., Ru
     assert "A last sync runs first" in text and "no moment with two primaries" in text
     console.wait(lambda: b.role == Role.PRIMARY and a.role == Role.BACKUP, 20)
     assert beta.digest()["sessions"] == 7
+    console.wait(lambda: any("(planned swap)" in t for t in console.window.banner.texts()), 10)
+    assert not any("took over" in t for t in console.window.banner.texts())
     # The list still shows them as a pair, the new primary first.
     console.wait(lambda: console.window.appliances.topLevelItem(0).text(0) == "beta ⇄ alpha", 10)
     # And back, from the primary's side: Become Backup hands the role over again.
@@ -156,13 +155,14 @@ def test_automatic_failover_seen_from_the_console(console: Console, agents: Call
     console.wait(lambda: b.settings is not None and b.settings.auto_failover, 10)
     # Every readiness item was green, so turning automatic failover on did not need a warning.
     assert len(console.confirm.asked) == asked, console.confirm.asked[asked:]
-    assert console.window.failover.readiness.count() == 5
+    assert console.window.failover.readiness.count() == 7
 
     alpha.kill()
     box = console.window.failover.takeover
-    console.wait(lambda: "takes over automatically" in box.countdown.text(), 15)
+    console.wait(lambda: "automatic takeover in" in box.countdown.text(), 15)
     console.wait(lambda: b.role == Role.PRIMARY, 20)
     console.wait(lambda: NoticeKind.TAKEOVER in [n.kind for n in console.window.banner.shown], 10)
+    console.wait(lambda: any(t.startswith("beta took over automatically.") for t in console.window.banner.texts()), 10)
     kinds = [n.kind for n in console.window.banner.shown]
     assert NoticeKind.PRIMARY_LOST in kinds and NoticeKind.COUNTDOWN in kinds
     assert kinds.count(NoticeKind.TAKEOVER) == 1

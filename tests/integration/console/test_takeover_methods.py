@@ -83,3 +83,30 @@ def test_swings_saved_through_the_form_and_checked(
     shown = [readiness.item(i).text() for i in range(readiness.count())]
     assert any(t.startswith("✘ DNS swing ready") for t in shown), shown
     assert any(t.startswith("✔ NAT swing ready") for t in shown), shown
+
+
+def test_automatic_failover_blocked_is_said_from_the_agents_words(
+    console: Console, agents: Callable[..., RunningAgent], qtbot: Any
+) -> None:
+    """Automatic failover on, but the only takeover method (a DNS swing) cannot work: the console says blocked and
+    why, asks for a manual failover, and never counts down to a takeover that will not happen (issue 15)."""
+    alpha, beta = agents("alpha", KEY), agents("beta", KEY)
+    establish(alpha, beta)
+    dns = {"server": "127.0.0.1", "port": _closed_port(), "zone": "example.test", "record": "pa",
+           "tsig_key_name": "pa-swing", "tsig_secret": SECRET, "address": "127.0.0.1", "timeout_s": 1}
+    r = beta.request("PUT", "/api/v1/failover/settings", json={
+        "auto_failover": True, "primary_timeout_s": 6, "probe_interval_s": 0.3, "dns_swing": dns})
+    assert r.status_code == 200, r.text
+    console.add(alpha)
+    b = console.add(beta)
+    console.select(b)
+    box = console.window.failover.takeover
+    alpha.kill()
+    console.wait(lambda: "manual failover needed (automatic failover blocked: " in box.countdown.text(), 30)
+    assert not box.big_countdown.isVisible()
+    readiness = console.window.failover.readiness
+    console.wait(lambda: any(readiness.item(i).text().startswith("✘ Automatic failover: blocked (")
+                             for i in range(readiness.count())), 10)
+    banner = console.window.banner
+    console.wait(lambda: any("manual failover needed (automatic failover blocked" in t for t in banner.texts()), 10)
+    assert banner.label.property("role") == "banner-error"

@@ -7,6 +7,7 @@ from typing import Any
 
 from pa_console.console.state.appliance import ApplianceRef, ApplianceState
 from pa_console.console.state.status import ConnectionStatus
+from pa_console.protocol.events import EventBody
 from pa_console.protocol.models import Event, FailoverSettings, Health, PeerSummary, Role, SyncStatus
 
 
@@ -78,5 +79,11 @@ def pair(clock: FakeClock | None = None, **backup_health: Any) -> tuple[Applianc
 _ids = iter(range(1, 10**9))
 
 
-def event(kind: str, *, ts: datetime | None = None, id: int | None = None, **data: Any) -> Event:
-    return Event(id=id if id is not None else next(_ids), ts=ts or datetime.now(UTC), type=kind, data=data)
+STARTED = datetime(2026, 1, 1, tzinfo=UTC)  # a sync report's start, where the test does not care
+
+
+def event(body: EventBody, *, ts: datetime | None = None, id: int | None = None) -> Event:
+    """An event as the console receives it, built from the real model (as the agent publishes it)."""
+    return Event.model_validate_json(
+        Event.of(body, id=id if id is not None else next(_ids), ts=ts or datetime.now(UTC)).model_dump_json()
+    )

@@ -16,7 +16,7 @@ def test_ready_pair() -> None:
     primary, backup = pair()
     shared = SharedAddress(driver="loopback", address="127.0.0.50", port=9443)
     primary.set_settings(FailoverSettings(shared_address=shared))
-    backup.set_settings(FailoverSettings(shared_address=shared))
+    backup.set_settings(FailoverSettings(shared_address=shared, auto_failover=True))
     readiness = check_readiness(primary, backup)
     assert readiness.ready, readiness.failing()
     # The same answer whichever side is selected.

@@ -49,7 +49,7 @@ def test_no_keyring_is_a_clear_error_not_a_fallback() -> None:
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     try:
-        with pytest.raises(SecretsUnavailable, match="No secure keyring"):
+        with pytest.raises(SecretsUnavailable, match="There is no password store"):
             asyncio.run(TokenStore().set("abc", "tok"))
     finally:
         keyring.set_keyring(previous)

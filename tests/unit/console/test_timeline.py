@@ -6,8 +6,18 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from pa_console.console.state.timeline import TimelineModel
+from pa_console.protocol.events import (
+    Countdown,
+    RelationshipEstablished,
+    SyncFailed,
+    SyncFinished,
+    SyncProgressed,
+    Takeover,
+    TakeoverStep,
+    TakeoverStepSummary,
+)
 
-from .factories import event
+from .factories import STARTED, event
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -16,11 +26,13 @@ def test_merges_by_time_skips_noise_and_duplicates() -> None:
     model = TimelineModel()
     changes: list[None] = []
     model.changed.connect(changes.append)
-    model.add("alpha", [event("relationship_established", id=1, ts=T0), event("sync_progress", id=2, ts=T0)])
-    model.add("beta", [event("sync_finished", id=1, ts=T0 + timedelta(seconds=5), rows_moved=3, bytes_moved=2048)])
-    model.add("alpha", [event("countdown", id=3, ts=T0 + timedelta(seconds=2), failover_in_s=59)])
-    model.add("alpha", [event("countdown", id=4, ts=T0 + timedelta(seconds=3), failover_in_s=60)])
-    model.add("alpha", [event("relationship_established", id=1, ts=T0)])  # duplicate
+    established = event(RelationshipEstablished(role="primary"), id=1, ts=T0)
+    model.add("alpha", [established, event(SyncProgressed(phase="rows"), id=2, ts=T0)])
+    finished = SyncFinished(started_at=STARTED, rows_moved=3, bytes_moved=2048)
+    model.add("beta", [event(finished, id=1, ts=T0 + timedelta(seconds=5))])
+    model.add("alpha", [event(Countdown(failover_in_s=59), id=3, ts=T0 + timedelta(seconds=2))])
+    model.add("alpha", [event(Countdown(failover_in_s=60), id=4, ts=T0 + timedelta(seconds=3))])
+    model.add("alpha", [event(RelationshipEstablished(role="primary"), id=1, ts=T0)])  # duplicate
     entries = model.visible()
     assert [(e.appliance, e.event.type) for e in entries] == [
         ("alpha", "relationship_established"),
@@ -33,8 +45,8 @@ def test_merges_by_time_skips_noise_and_duplicates() -> None:
 
 def test_filter_and_export() -> None:
     model = TimelineModel()
-    model.add("alpha", [event("sync_failed", id=1, ts=T0, error="disk full")])
-    model.add("beta", [event("takeover", id=1, ts=T0 + timedelta(seconds=1))])
+    model.add("alpha", [event(SyncFailed(started_at=STARTED, error="disk full"), id=1, ts=T0)])
+    model.add("beta", [event(Takeover(), id=1, ts=T0 + timedelta(seconds=1))])
     model.set_filter(categories={"sync"})
     assert [e.event.type for e in model.visible()] == ["sync_failed"]
     model.set_filter(categories={"sync", "failover"}, appliances={"beta"})
@@ -44,6 +56,8 @@ def test_filter_and_export() -> None:
     assert rows[0][:4] == ["time", "appliance", "id", "type"]
     assert rows[1][1] == "alpha" and "disk full" in rows[1][5]
     data = json.loads(model.to_json())
+    assert data[0]["data"]["error"] == "disk full"  # the whole event data, as the agent sent it
+    data[0]["data"] = {"error": data[0]["data"]["error"]}
     assert data == [
         {
             "time": T0.isoformat(),
@@ -58,17 +72,29 @@ def test_filter_and_export() -> None:
 
 
 def test_takeover_summaries_name_steps_and_failures() -> None:
-    step = event("takeover_step", step="shared_address", ok=False, detail="address in use", duration_s=0.25)
+    step = event(TakeoverStep(step="shared_address", ok=False, detail="address in use", duration_s=0.25))
     assert TimelineModel._record(_entry(step))["summary"] == (
         "Takeover step shared_address: FAILED in 0.25 s (address in use)"
     )
-    takeover = event(
-        "takeover", epoch=4, planned=False, steps=[{"step": "role", "ok": True}, {"step": "dns", "ok": False}]
-    )
-    assert _entry(takeover).summary == "Took over as primary (after losing the primary), epoch 4; failed steps: dns"
+    steps = [TakeoverStepSummary(step="role", ok=True), TakeoverStepSummary(step="dns", ok=False)]
+    takeover = event(Takeover(epoch=4, planned=False, ok=False, steps=steps))
+    assert _entry(takeover).summary == "Became primary (after losing the primary), epoch 4; failed steps: dns"
+    automatic = event(Takeover(epoch=5, how="automatic", steps=steps[:1]))
+    assert _entry(automatic).summary == "Became primary (automatic takeover), epoch 5"
+    planned = event(Takeover(epoch=6, planned=True))
+    assert _entry(planned).summary == "Became primary (planned swap), epoch 6"
 
 
 def _entry(e):  # type: ignore[no-untyped-def]
     from pa_console.console.state.timeline import TimelineEntry
 
     return TimelineEntry("beta", e)
+
+
+def test_issue_13_events_are_summarised_in_the_failover_category() -> None:
+    from pa_console.protocol.events import Fenced, TakeoverBlocked
+
+    blocked = _entry(event(TakeoverBlocked(blocked=True, reason="no witness answers")))
+    assert blocked.category == "failover" and blocked.summary == "Automatic takeover blocked: no witness answers"
+    fenced = _entry(event(Fenced(peer="beta", peer_epoch=5)))
+    assert fenced.summary == "Fenced: stepped down to backup, beta is primary at epoch 5"

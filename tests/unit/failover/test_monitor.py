@@ -8,6 +8,7 @@ from typing import Any
 
 from pa_console.agent.failover.monitor import FailoverMonitor
 from pa_console.agent.peer.client import PeerError
+from pa_console.protocol.events import typed, wire_data
 from pa_console.protocol.models import EventType, FailoverSettings, Role
 
 
@@ -26,7 +27,7 @@ class FakeRuntime:
         self.mails: list[str] = []
         self.primary_reachable: bool | None = None
         self.awaiting_manual_failover = False
-        self.bus = SimpleNamespace(publish=lambda t, **d: self.events.append((str(t), d)))
+        self.bus = SimpleNamespace(publish=lambda t, **d: self.events.append(wire_data(typed(t, d))))
 
     def types(self) -> list[str]:
         return [t for t, _ in self.events]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pa_console.protocol.events import EventBody, typed, wire_data
 from pa_console.protocol.models import FailoverSettings
 
 
@@ -26,8 +27,8 @@ class FakeLocal:
 class FakeBus:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def publish(self, type_: str, **data: Any) -> None:
-        self.events.append((str(type_), data))
+    def publish(self, event: EventBody | str, **data: Any) -> None:
+        self.events.append(wire_data(typed(event, data)))  # as the real bus stores it
 
 
 @dataclass

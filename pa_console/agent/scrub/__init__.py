@@ -1,0 +1,1 @@
+"""The scrub: data at rest re-read and checked against its recorded hashes, damage repaired or reported."""

@@ -204,7 +204,8 @@ class Health(_Model):
     # Issue 13 (all None on an appliance they do not apply to).
     copy_complete: bool | None = None  # backup: holds a complete, verified copy (a sync applied and checked)
     copy_detail: str | None = None  # one sentence on the backup's copy (what a takeover would serve)
-    auto_takeover_blocked: str | None = None  # backup: why it will not take over automatically (sentence)
+    # backup: why it could not take over automatically even with automatic failover on (a sentence), or None
+    auto_takeover_blocked: str | None = None
     primary_refused: str | None = None  # backup: what the primary answered when it refused the relationship
     heartbeat_age_s: float | None = None  # backup: seconds since the primary's last heartbeat arrived
     probes_ok: bool | None = None  # backup: whether its own probes of the primary are answered

@@ -68,14 +68,17 @@ class WatchConfig:
     witness_blocker: str | None = None
 
     @property
-    def blocker(self) -> str | None:
-        """Why an automatic takeover would not happen now (a sentence), None if it would."""
-        if not self.auto_failover:
-            return "automatic failover is off"
+    def obstacle(self) -> str | None:
+        """Why an automatic takeover could not happen even with automatic failover on (a sentence), or None."""
         for reason in (self.takeover_blocker, self.copy_blocker, self.witness_blocker):
             if reason:
                 return reason
         return None
+
+    @property
+    def blocker(self) -> str | None:
+        """Why an automatic takeover would not happen now (a sentence), None if it would."""
+        return "automatic failover is off" if not self.auto_failover else self.obstacle
 
     @property
     def takes_over(self) -> bool:
@@ -329,7 +332,7 @@ def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchStat
         effects.append(Publish(PrimaryLost(
             error=state.last_error, failures=state.failures, failover_in_s=math.ceil(left),
             auto_failover=config.auto_failover, action=_action(config),
-            takeover_blocked=config.blocker if config.auto_failover else None)))
+            takeover_blocked=config.obstacle if config.auto_failover else None)))
         # Milestones already behind us are covered by this first mail: mark them sent.
         passed = {f"left:{p:g}" for p in mail_points(config.primary_timeout_s) if p >= left}
         state = replace(state, mails=state.mails | passed | {"lost"})

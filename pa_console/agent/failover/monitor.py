@@ -107,7 +107,8 @@ class FailoverMonitor:
         rt.primary_reachable = self.state.primary_reachable
         rt.awaiting_manual_failover = self.state.phase == Phase.AWAITING_MANUAL
         watching = self.state.phase != Phase.IDLE
-        blocked = self.config.blocker if self.config and watching else None
+        # Why it could not take over even with automatic failover on (the switch itself is in the settings).
+        blocked = self.config.obstacle if self.config and watching else None
         if watching and blocked != self._announced_blocker:
             # Said once per change (not per tick): the console's readiness and the timeline follow it.
             self._announced_blocker = blocked
@@ -116,7 +117,7 @@ class FailoverMonitor:
             self._announced_blocker = None
         rt.watch_status = WatchStatus(
             copy_blocker=self.config.copy_blocker if self.config and watching else None,
-            auto_takeover_blocked=self.config.blocker if self.config and watching else None,
+            auto_takeover_blocked=blocked,
             primary_refused=messages.refused_detail(self.config, self.state.refused)
             if self.config and self.state.phase == Phase.REFUSED else None,
             probes_ok=self.probes_ok if watching else None,

@@ -164,9 +164,12 @@ class AgentRuntime:
         complete, detail = self.copy_state()
         watch = self.watch_status
         heard = self.last_heartbeat_at
+        # Read live, not from the watch's last tick: a health read right after a sync must not still say "no copy".
+        copy_reason = None if complete else detail[0].lower() + detail[1:].rstrip(".")
+        witness_reason = watch.witness_detail if watch.witness_ok is False else None
         return facts | {
             "copy_complete": complete, "copy_detail": detail,
-            "auto_takeover_blocked": watch.auto_takeover_blocked,
+            "auto_takeover_blocked": watch.method_blocker or copy_reason or witness_reason,
             "primary_refused": watch.primary_refused, "probes_ok": watch.probes_ok,
             "witness_ok": watch.witness_ok, "witness_detail": watch.witness_detail,
             "heartbeat_age_s": None if heard is None else round(time.monotonic() - heard, 1)}

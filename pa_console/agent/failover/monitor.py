@@ -118,6 +118,7 @@ class FailoverMonitor:
         rt.watch_status = WatchStatus(
             copy_blocker=self.config.copy_blocker if self.config and watching else None,
             auto_takeover_blocked=blocked,
+            method_blocker=self.config.takeover_blocker if self.config and watching else None,
             primary_refused=messages.refused_detail(self.config, self.state.refused)
             if self.config and self.state.phase == Phase.REFUSED else None,
             probes_ok=self.probes_ok if watching else None,

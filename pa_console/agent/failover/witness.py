@@ -13,6 +13,7 @@ class WatchStatus:
 
     copy_blocker: str | None = None
     auto_takeover_blocked: str | None = None
+    method_blocker: str | None = None  # the takeover methods' (shared address, DNS, NAT) reason, if any
     primary_refused: str | None = None
     probes_ok: bool | None = None
     witness_ok: bool | None = None

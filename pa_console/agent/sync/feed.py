@@ -41,6 +41,13 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _store_bytes(conn: sqlite3.Connection) -> int:
+    """About what a full copy of this store takes on disk (its used pages), for the backup's space check."""
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0]) - int(conn.execute("PRAGMA freelist_count")
+                                                                      .fetchone()[0])
+    return pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
 def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[str, int],
             resume_store: str, resume_base: int) -> Iterator[bytes]:
     """Messages (each a 4-byte length and JSON): a header, then pages {"k": kind, "rows": [...], "last": seq}
@@ -63,7 +70,7 @@ def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[
                                             (start,)).fetchone()[0])
         header = {"format": FORMAT, "store_id": own_store, "since": since, "full": since == 0,
                   "resume_used": resume_used, "upto": upto, "digest": digest_hex(get_digest_sum(conn)),
-                  "counts": counts}
+                  "counts": counts, "store_bytes": _store_bytes(conn)}
         yield message(header)
         for kind, cols in KINDS.items():
             cur = conn.execute(f"SELECT {', '.join(cols)}, seq FROM {kind} WHERE seq > ? ORDER BY seq",  # noqa: S608  # nosec B608

@@ -47,8 +47,27 @@ def _insert_staged(conn: sqlite3.Connection, kind: str, rows: list[list[Any]]) -
         conn.executemany(one, rows[whole:])
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """A failed COMMIT (a full disk: SQLITE_FULL) has rolled back already; a second ROLLBACK would hide why."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 class IntegrityError(Exception):
     pass
+
+
+class RoleChanged(Exception):
+    """The appliance is no longer the backup at the epoch the sync started at: nothing pulled may be applied."""
+
+
+def check_still_backup(conn: sqlite3.Connection, expected_epoch: int) -> None:
+    """Inside the apply's transaction, so a takeover (its own transaction) and the apply are strictly ordered."""
+    role, epoch, fence = _local(conn, "role"), int(_local(conn, "epoch") or 0), _local(conn, "fence")
+    if role != "backup" or epoch != expected_epoch or fence is not None:
+        what = "fenced" if fence is not None else f"{role} at epoch {epoch}"
+        raise RoleChanged(f"This appliance became {what} while the sync ran (it started as backup at epoch "
+                          f"{expected_epoch}); nothing of what was pulled was applied.")
 
 
 def _local(conn: sqlite3.Connection, key: str) -> Any:
@@ -92,7 +111,7 @@ def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
@@ -114,7 +133,7 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
@@ -203,7 +222,7 @@ def write_chunks(conn: sqlite3.Connection, chunks: Sequence[tuple[str, int, Piec
                         blob.write(piece)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
@@ -295,13 +314,18 @@ def _merge_in(conn: sqlite3.Connection, kind: str, offset: int) -> tuple[int, in
     return removed, applied
 
 
-def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
-    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches."""
+def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any],
+          expected_epoch: int | None = None) -> int:
+    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches.
+
+    With `expected_epoch`, only while this appliance is still the backup at that epoch (checked inside)."""
     staging = _local(conn, STAGING_KEY)
     if staging is None:
         raise IntegrityError("nothing is staged")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if expected_epoch is not None:
+            check_still_backup(conn, expected_epoch)
         several = staging["attempts"] > 1
         if several:
             for kind in KINDS:
@@ -335,7 +359,7 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
         conn.execute("COMMIT")
         return applied
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 

@@ -32,12 +32,17 @@ def _pull(primary: Database, backup: sqlite3.Connection, stop_after: int | None 
         assert header["format"] == feed.FORMAT
         staging.begin(backup, header)
         for n, message in enumerate(stream):
-            page = orjson.loads(message[4:])
+            (size,) = feed.FRAME_HEADER.unpack(message[:4])
+            page = orjson.loads(message[4:4 + size])
             if page["k"] == "end":
                 break
             if stop_after is not None and n >= stop_after:
                 return False
-            staging.stage_page(backup, page["k"], page["rows"], page["last"])
+            if "image" in page:  # many rows: the header, then a frame holding the page's database image
+                assert message[4 + size:8 + size] == feed.FRAME_HEADER.pack(page["image"])
+                staging.stage_image(backup, page["k"], message[8 + size:], page["last"])
+            else:
+                staging.stage_page(backup, page["k"], page["rows"], page["last"])
     finally:
         stream.close()
     report: dict[str, Any] = {}

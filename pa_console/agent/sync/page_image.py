@@ -85,6 +85,14 @@ def open_image(conn: sqlite3.Connection, kind: str, data: bytes) -> None:
         bad_seq = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{TABLE} "  # noqa: S608  # nosec B608
                                "WHERE typeof(seq) != 'integer'").fetchone()[0]
     except sqlite3.DatabaseError as exc:
+        forget(conn)
         raise ImageError(f"a page of {kind} is not a readable database ({exc})") from exc
     if objects != [("table", TABLE)] or names != columns(kind) or bad_seq:
+        forget(conn)
         raise ImageError(f"a page of {kind} does not hold the rows of {kind}")
+
+
+def forget(conn: sqlite3.Connection) -> None:
+    """Drop the page database: an unreadable attached database would fail every later statement of the
+    connection (SQLite reads all schemas to prepare one)."""
+    conn.execute(f"DETACH {SCHEMA}")

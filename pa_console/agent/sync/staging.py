@@ -140,6 +140,8 @@ def stage_image(conn: sqlite3.Connection, kind: str, data: bytes, last: int) -> 
         added = hash_staged(kind, rows)
     except (page_image.ImageError, sqlite3.DatabaseError, TypeError) as exc:
         # TypeError: orjson met a value no row holds (a blob). Nothing of the page is staged.
+        if not isinstance(exc, page_image.ImageError):
+            page_image.forget(conn)
         raise IntegrityError(f"the primary sent a page that cannot be staged ({exc}); nothing of it was staged and "
                              "the next sync will fetch everything again") from exc
     _stage(conn, kind, rows, added, last)

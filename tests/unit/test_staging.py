@@ -179,7 +179,7 @@ def _begin_full(backup: sqlite3.Connection) -> None:
     staging.begin(backup, {"resume_used": False, "store_id": "s", "since": 0, "upto": 10})
 
 
-@pytest.mark.parametrize("image", ["garbage", "extra trigger", "other kind"])
+@pytest.mark.parametrize("image", ["garbage", "extra trigger", "other kind", "text change number", "blob value"])
 def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path, image: str) -> None:
     backup_db = Database(tmp_path / "backup.db")
     backup = backup_db.connect()
@@ -189,6 +189,10 @@ def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path,
     maker.execute(f"CREATE TABLE rows ({', '.join(page_image.columns(kind))})")
     if image == "extra trigger":
         maker.execute("CREATE TRIGGER t AFTER INSERT ON rows BEGIN SELECT 1; END")
+    if image in ("text change number", "blob value"):
+        maker.execute("INSERT INTO rows VALUES ('s1', 'u', 't', 'ssh', 'x', NULL, ?, ?, ?)",
+                      (b"\x00" if image == "blob value" else None, "7" if image == "text change number" else 7,
+                       b"\x00" * 32))
     data = b"SQLite format 3\x00" + b"\xff" * 5000 if image == "garbage" else maker.serialize()
     with pytest.raises(staging.IntegrityError, match="nothing of it was staged"):
         staging.stage_image(backup, "sessions", data, 5)

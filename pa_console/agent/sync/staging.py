@@ -138,8 +138,10 @@ def stage_image(conn: sqlite3.Connection, kind: str, data: bytes, last: int) -> 
             raise
         rows = [list(row) for row in conn.execute(f"SELECT {cols}, seq FROM {page} ORDER BY rowid")]  # noqa: S608  # nosec B608
         added = hash_staged(kind, rows)
-    except (page_image.ImageError, sqlite3.DatabaseError, TypeError) as exc:
-        # TypeError: orjson met a value no row holds (a blob). Nothing of the page is staged.
+    except sqlite3.OperationalError:
+        raise  # locked, busy, disk full: no fault of the page; what was staged before stays
+    except (page_image.ImageError, sqlite3.DatabaseError) as exc:
+        # DatabaseError: content of the image SQLite found malformed while copying it. Nothing of the page is staged.
         if not isinstance(exc, page_image.ImageError):
             page_image.forget(conn)
         raise IntegrityError(f"the primary sent a page that cannot be staged ({exc}); nothing of it was staged and "

@@ -200,3 +200,45 @@ def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path,
     assert not backup.in_transaction
     assert staging.sync_position(backup)[2]["resume"] == {"tombstones": 10}
     backup_db.close()
+
+
+def _page_kinds(primary: Database) -> list[tuple[str, bool]]:
+    """(kind, as an image?) of each page of a full stream."""
+    own = feed.store_id(primary.connect())
+    pages = []
+    for message in feed.changes(primary.path, own, 0, "", {}, "", -1):
+        (size,) = feed.FRAME_HEADER.unpack(message[:4])
+        page = orjson.loads(message[4:4 + size])
+        if page.get("k") in KINDS:
+            pages.append((page["k"], "image" in page))
+    return pages
+
+
+def test_many_rows_travel_as_images_and_a_few_as_json(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    primary = Database(tmp_path / "primary.db")
+    with primary.write() as conn:
+        upsert_rows(conn, "sessions", [_session(rng) for _ in range(page_image.MIN_ROWS - 1)])
+        upsert_rows(conn, "users", [("u1", "U", "u@example.com", "admin")])
+    assert sorted(_page_kinds(primary)) == [("sessions", False), ("users", False)]
+    with primary.write() as conn:
+        upsert_rows(conn, "sessions", [_session(rng)])
+    assert sorted(_page_kinds(primary)) == [("sessions", True), ("users", False)]
+    primary.close()
+
+
+def test_the_feed_connection_writes_its_page_database_and_nothing_else(tmp_path: Path) -> None:
+    db = Database(tmp_path / "site.db")
+    db.connect()
+    conn = sqlite3.connect(db.path, isolation_level=None)
+    page_image.attach(conn)
+    page_image.read_only_but_page(conn)
+    page_image.start_kind(conn, "users")
+    conn.execute("INSERT INTO page.rows VALUES ('u', 'n', 'e', 'r', 1, x'00')")
+    for sql in ("INSERT INTO meta(key, value) VALUES ('x', 'y')", "DELETE FROM users", "CREATE TABLE t (a)",
+                "UPDATE meta SET value = 'z'", "DROP TABLE users", "CREATE TEMP TABLE t (a)"):
+        with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+            conn.execute(sql)
+    assert conn.execute("SELECT COUNT(*) FROM page.rows").fetchone()[0] == 1
+    conn.close()
+    db.close()

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _BLOB_BATCH_ITEMS = 2000
 _WRITE_BATCH_BYTES = 4 * 1024 * 1024
+_MAX_FRAME_BYTES = 64 * 1024 * 1024  # a page of 5000 rows is ~1 MB as JSON or as a database image
 _QUEUE_DEPTH = 4  # batches in flight between network and disk: bounds memory to ~20 MiB
 
 
@@ -215,22 +216,34 @@ class SyncEngine:
 
             root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
 
-            async def stage(item: tuple[str, list[list[Any]], int]) -> None:
+            async def stage(item: tuple[str, list[list[Any]] | bytes, int]) -> None:
                 check_room(root, db_path, 0)  # two system calls: cheap enough for the event loop
-                await self._run(staging.stage_page, *item)
+                # A page of rows arrives as a small database image; it is checked and copied in the writer's thread.
+                kind, rows, last = item
+                if isinstance(rows, bytes):
+                    await self._run(staging.stage_image, kind, rows, last)
+                else:
+                    await self._run(staging.stage_page, kind, rows, last)
 
-            writer: WriteBehind[tuple[str, list[list[Any]], int]] = WriteBehind(stage, _QUEUE_DEPTH)
+            writer: WriteBehind[tuple[str, list[list[Any]] | bytes, int]] = WriteBehind(stage, _QUEUE_DEPTH)
             try:
                 while True:
                     page = await self._read_message(content, report)
-                    if page["k"] == "end":
+                    kind = page["k"]
+                    if kind == "end":
                         break
-                    if page["k"] not in KINDS and page["k"] != "tombstones":
+                    if kind in KINDS and "image" in page:
+                        image = await self._read_frame(content, report)
+                        await writer.put((kind, image, page["last"]))
+                        moved = int(page["n"])
+                    elif kind in KINDS or kind == "tombstones":
+                        await writer.put((kind, page["rows"], page["last"]))
+                        moved = len(page["rows"])
+                    else:
                         raise SyncFailed(f"The primary sent data of a kind this backup does not know "
-                                         f"({str(page['k'])[:40]!r}); run the same version on both appliances.")
-                    await writer.put((page["k"], page["rows"], page["last"]))
-                    report["rows_moved"] += len(page["rows"])
-                    tracker.add(rows=len(page["rows"]))
+                                         f"({str(kind)[:40]!r}); run the same version on both appliances.")
+                    report["rows_moved"] += moved
+                    tracker.add(rows=moved)
             except BaseException:
                 # Keep what arrived (the next sync resumes from it), but let the first error speak.
                 with contextlib.suppress(Exception):
@@ -253,15 +266,22 @@ class SyncEngine:
                              "Free space there or give it a larger disk; nothing was copied.")
 
     @staticmethod
-    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
+    async def _read_frame(content: aiohttp.StreamReader, report: dict[str, Any]) -> bytes:
         try:
             (size,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
+            if size > _MAX_FRAME_BYTES:
+                raise SyncFailed(f"The primary sent a message of {size} bytes, more than a page can hold; run the "
+                                 "same version on both appliances.")
             raw = await content.readexactly(size)
         except asyncio.IncompleteReadError as exc:
             raise SyncFailed("The primary's change stream ended early; the next sync continues from what "
                              "arrived.") from exc
         report["bytes_moved"] += size + FRAME_HEADER.size
-        doc: dict[str, Any] = orjson.loads(raw)
+        return raw
+
+    @classmethod
+    async def _read_message(cls, content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = orjson.loads(await cls._read_frame(content, report))
         return doc
 
     async def _pull_recordings(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> None:

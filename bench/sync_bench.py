@@ -4,6 +4,9 @@
     python -m bench.sync_bench --quick        # a small smoke run (the test suite runs this)
     python -m bench.sync_bench --dir /dev/shm # put the appliances' data on tmpfs (measures software, not the disk)
     python -m bench.sync_bench --part full    # only the first full sync (with its references, RSS) and the resume
+    python -m bench.sync_bench --part rows --compare /tmp/before --rounds 3
+                                              # first syncs of the 1M-row site by this code and by another checkout
+                                              # (e.g. `git worktree add /tmp/before main`), alternating; medians
 
 Each measure is taken side by side with its reference in the same run, and reported as a ratio, because shared
 machines are noisy."""
@@ -11,18 +14,24 @@ machines are noisy."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import tests.harness
 from bench.common import (
+    REPO,
     Table,
     establish_pair,
     machine,
@@ -33,6 +42,7 @@ from bench.common import (
     wait_until,
 )
 from bench.ssh_reference import RsyncOverSsh
+from tests.harness import init_agent
 
 MB = 1_000_000
 
@@ -160,12 +170,69 @@ def rows_and_incremental(base: Path, rows: int, table: Table) -> None:
     backup.kill()
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def agents_from(code: Path) -> Iterator[None]:
+    """Agents started meanwhile run the code of another checkout (`python -m` imports from its working directory)."""
+    before = tests.harness.REPO
+    tests.harness.REPO = code
+    try:
+        yield
+    finally:
+        tests.harness.REPO = before
+
+
+def rows_compare(base: Path, rows: int, rounds: int, other: Path, table: Table) -> None:
+    """First syncs of the same seeded site, by this code and by another checkout, alternating (a shared machine's
+    load then weighs on both alike); medians per version, with each agent's CPU time during the sync."""
+    template, _ = establish_pair(base / "template")
+    seed(template, rows, 0)
+    runs: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
+    for n in range(rounds):
+        for name, code in (("this", REPO), ("other", other)):
+            where = base / f"{name}-{n}"
+            shutil.copytree(template.data_dir, where / "primary")
+            shutil.copy(base / "template" / "key", where / "key")
+            with agents_from(code):
+                primary = dataclasses.replace(template, data_dir=where / "primary", proc=None)
+                backup = init_agent(where, "backup", where / "key")
+                start_and_link(primary, backup)
+            try:
+                assert primary.proc is not None and backup.proc is not None
+                before = cpu_s(primary.proc.pid), cpu_s(backup.proc.pid)
+                report = wait_sync(backup)
+                assert report["status"] == "ok", report
+                runs[name].append({"rate": report["rows_moved"] / report["duration_s"], "s": report["duration_s"],
+                                   "primary": cpu_s(primary.proc.pid) - before[0],
+                                   "backup": cpu_s(backup.proc.pid) - before[1],
+                                   **{f"phase {k}": v for k, v in (report.get("phases_s") or {}).items()}})
+            finally:
+                primary.kill()
+                backup.kill()
+                shutil.rmtree(where)
+    for name, label in (("other", f"session rows alone, {other}"), ("this", "session rows alone, this code")):
+        med = {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
+        table.add(label, f"{rows} rows", f"{med['rate']:.0f} rows/s", f"{med['s']:.2f} s",
+                  f"median of {rounds}; CPU primary {med['primary']:.2f} s, backup {med['backup']:.2f} s; "
+                  f"rows {med.get('phase rows', 0):.2f} s, applying {med.get('phase applying', 0):.2f} s")
+    ratio = statistics.median(t["rate"] / o["rate"] for t, o in zip(runs["this"], runs["other"], strict=True))
+    table.add("  this / other", "", f"{ratio:.2f}x", "", "median of the rounds' ratios")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--dir", type=Path, default=None, help="where the appliances keep their data")
     parser.add_argument("--part", choices=("all", "full", "rows"), default="all",
                         help="full: the first full sync with its references and the resume; rows: the 1M-row site")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="with --part rows: also time first syncs by this checkout of the code, alternating")
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare: rounds of each version")
     args = parser.parse_args()
     recordings, rec_bytes, sessions, rows = (1024, 1 << 20, 100_000, 1_000_000)
     if args.quick:
@@ -177,6 +244,8 @@ def main() -> int:
             full_sync(base / "full", recordings, rec_bytes, sessions, table)
         if args.part in ("all", "rows"):
             rows_and_incremental(base / "rows", rows, table)
+        if args.compare is not None:
+            rows_compare(base / "compare", rows, args.rounds, args.compare.resolve(), table)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"Machine: {machine()}; data on {args.dir or tempfile.gettempdir()}; load {os.getloadavg()[0]:.1f}")

@@ -8,12 +8,13 @@ import logging
 from typing import Any
 
 from pa_console.agent.errors import AgentError
+from pa_console.agent.failover import authority
+from pa_console.agent.failover.record import Peer, RelationshipRecord
 from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.peer.tls import PeerUnreachable, fetch_certificate
 from pa_console.agent.runtime import AgentRuntime
-from pa_console.agent.store.local import set_in
 from pa_console.agent.sync.staging import wipe_site_data
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
 from pa_console.protocol.events import RelationshipBroken, RelationshipEstablished, RoleChanged
@@ -29,33 +30,27 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def write(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any]) -> None:
+def write(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer) -> None:
     """Write the relationship, role and epoch in one transaction: never a relationship without its role."""
-    rel = {"role": role.value, "established_at": _now(), **peer}
-    with runtime.db.write() as conn:
-        set_in(conn, "relationship", rel)
-        set_in(conn, "role", role.value)
-        set_in(conn, "epoch", epoch)
+    authority.record_relationship(runtime, epoch, RelationshipRecord.new(role, peer))
 
 
-def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+def announce(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: str) -> None:
     runtime.bus.publish(RoleChanged(role=role.value, epoch=epoch, reason=reason))
-    runtime.bus.publish(RelationshipEstablished(role=role.value, peer=peer["peer_name"], peer_host=peer["peer_host"],
-                                                peer_port=peer["peer_port"], peer_fingerprint=peer["peer_fingerprint"]))
+    runtime.bus.publish(RelationshipEstablished(role=role.value, peer=peer.peer_name, peer_host=peer.peer_host,
+                                                peer_port=peer.peer_port, peer_fingerprint=peer.peer_fingerprint))
 
 
-def record(runtime: AgentRuntime, role: Role, epoch: int, peer: dict[str, Any], reason: str) -> None:
+def record(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: str) -> None:
     write(runtime, role, epoch, peer)
     announce(runtime, role, epoch, peer, reason)
 
 
 def info(runtime: AgentRuntime, detail: str | None = None) -> RelationshipInfo:
-    rel = runtime.relationship
-    summary = runtime.peer_summary()
-    if rel is None or summary is None:
+    rel = runtime.relationship_record
+    if rel is None:
         raise AgentError(404, "This appliance is in no failover relationship.")
-    return RelationshipInfo(role=Role(rel["role"]), established_at=dt.datetime.fromisoformat(rel["established_at"]),
-                            peer=summary, detail=detail)
+    return RelationshipInfo(role=rel.role, established_at=rel.established_at, peer=rel.summary(), detail=detail)
 
 
 async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> RelationshipInfo:
@@ -98,9 +93,9 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
     token = handshake.peer_token(key, nonce_p, nonce_b)
     previous_epoch = runtime.epoch
     epoch = max(previous_epoch, int(hello.get("epoch", 0))) + 1
-    peer = {"peer_name": str(hello.get("name", "backup")), "peer_host": backup.host, "peer_port": backup.port,
-            "peer_cert_pem": backup_pem, "peer_fingerprint": fp_b, "peer_token": token,
-            "reverse_host": req.reverse.host, "reverse_port": req.reverse.port}
+    peer = Peer(peer_name=str(hello.get("name", "backup")), peer_host=backup.host, peer_port=backup.port,
+                peer_cert_pem=backup_pem, peer_fingerprint=fp_b, peer_token=token, reverse_host=req.reverse.host,
+                reverse_port=req.reverse.port)
     # This side is primary before the backup records its side: a backup whose first pull starts at once must
     # find a primary. Undone if the backup refuses.
     write(runtime, Role.PRIMARY, epoch, peer)
@@ -109,10 +104,7 @@ async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> Relation
             "nonce_b": nonce_b, "proof": handshake.primary_proof(key, nonce_p, nonce_b, fp_p, fp_b),
             "epoch": epoch}, timeout=30)
     except PeerError as exc:
-        with runtime.db.write() as conn:
-            conn.execute("DELETE FROM local WHERE key = 'relationship'")
-            set_in(conn, "role", Role.STANDALONE.value)
-            set_in(conn, "epoch", previous_epoch)
+        authority.undo_relationship(runtime, previous_epoch)
         raise AgentError(409, str(exc), "peer") from exc
     announce(runtime, Role.PRIMARY, epoch, peer, "relationship established")
     runtime.relationship_changed()
@@ -125,22 +117,28 @@ def _own_port(runtime: AgentRuntime) -> int | None:
     return int(runtime.listen.rsplit(":", 1)[1])
 
 
-def break_locally(runtime: AgentRuntime, reason: str) -> bool:
-    """Return to standalone; a backup also removes the site data it had synchronised. True if it was a backup."""
+def break_locally(runtime: AgentRuntime, reason: str) -> authority.Left:
+    """Return to standalone; a backup also removes the site data it had synchronised (a fenced one keeps it), and a
+    primary keeps serving the shared address as a standalone appliance."""
     rel = runtime.relationship
-    was_backup = runtime.role == Role.BACKUP
-    with runtime.db.write() as conn:
-        conn.execute("DELETE FROM local WHERE key IN ('relationship', 'last_pull_at', 'no_pull_alerted')")
-        set_in(conn, "role", Role.STANDALONE.value)
-        set_in(conn, "epoch", runtime.epoch + 1)
-        if was_backup:
-            wipe_site_data(conn)
-            conn.execute("DELETE FROM local WHERE key IN ('sync_state', 'last_sync', 'last_sync_ok_at')")
-    runtime.bus.publish(RoleChanged(role=Role.STANDALONE.value, epoch=runtime.epoch, reason=reason))
+    left = authority.leave_relationship(runtime, wipe_site_data)
+    runtime.bus.publish(RoleChanged(role=Role.STANDALONE.value, epoch=left.epoch, reason=reason))
     runtime.bus.publish(RelationshipBroken(peer=rel["peer_name"] if rel else None, reason=reason,
-                                           site_data_removed=was_backup))
+                                           site_data_removed=left.data_removed, was=left.was.value,
+                                           fenced_data_kept=left.fenced, shared_address=address_fate(runtime, left)))
     runtime.relationship_changed()
-    return was_backup
+    return left
+
+
+def address_fate(runtime: AgentRuntime, left: authority.Left) -> str:
+    """One sentence: what happens to the shared address on this appliance after the break."""
+    shared = runtime.settings.shared_address
+    if shared is None:
+        return "No shared address is configured on this appliance."
+    where = f"{shared.address}:{shared.port}"
+    if left.was == Role.PRIMARY:
+        return f"This appliance keeps serving the shared address {where} as a standalone appliance."
+    return f"This appliance does not serve the shared address {where}."
 
 
 async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
@@ -156,13 +154,18 @@ async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
         peer_ok = exc.status == 401
         peer_detail = str(exc)
     # Off the event loop: on a backup this deletes the whole synchronised copy (GiBs of recordings, maybe).
-    was_backup = await asyncio.to_thread(break_locally, runtime, "relationship broken by the administrator")
+    left = await asyncio.to_thread(break_locally, runtime, "relationship broken by the administrator")
     detail = "The failover relationship is broken on both appliances."
-    if was_backup:
+    if left.data_removed:
         detail += " This appliance removed the site data it had synchronised."
-    else:
+    elif left.fenced:
+        detail += (" This appliance was fenced: it kept all its site data, including what was written on it after "
+                   "the split.")
+    elif left.was == Role.PRIMARY:
         detail += " The backup removed the site data it had synchronised."
     if not peer_ok:
         detail = (f"The relationship is broken on this appliance, but {rel['peer_name']!r} could not be told "
                   f"({peer_detail}); break it there too (Break Failover Relationships on that appliance).")
-    return {"broken": True, "peer_informed": peer_ok, "detail": detail, "role": Role.STANDALONE.value}
+    fate = address_fate(runtime, left)
+    return {"broken": True, "peer_informed": peer_ok, "detail": f"{detail} {fate}", "role": Role.STANDALONE.value,
+            "shared_address": fate, "site_data_removed": left.data_removed}

@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pa_console.agent.eventbus import EventBus
+from pa_console.agent.failover.authority import Fence
+from pa_console.agent.failover.machine import copy_blocker
+from pa_console.agent.failover.record import RelationshipRecord
+from pa_console.agent.failover.witness import WatchStatus
 from pa_console.agent.identity import Identity
 from pa_console.agent.peer.handshake import PendingHandshakes
 from pa_console.agent.store.db import Database
@@ -18,7 +23,7 @@ from pa_console.agent.store.events import EventLog
 from pa_console.agent.store.local import LocalStore
 from pa_console.agent.store.site import SiteStore
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
-from pa_console.protocol.events import AgentStarted, RoleChanged
+from pa_console.protocol.events import AgentStarted
 from pa_console.protocol.models import (
     FailoverSettings,
     Health,
@@ -50,6 +55,8 @@ class AgentRuntime:
         self.failover_in_s: Callable[[], float | None] = lambda: None
         self.awaiting_manual_failover = False
         self.serving_shared_address = False
+        self.last_heartbeat_at: float | None = None  # monotonic time the primary's last heartbeat arrived
+        self.watch_status = WatchStatus()
         self.sync_progress: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.settings_listeners: list[Callable[[], None]] = []
@@ -72,16 +79,23 @@ class AgentRuntime:
     def epoch(self) -> int:
         return int(self.local.get("epoch", 0))
 
-    def set_role(self, role: Role, reason: str, epoch: int | None = None) -> int:
-        """Every role change raises the epoch (or adopts a higher one given by the peer) and is reported."""
-        new_epoch = max(self.epoch + 1, epoch or 0)
-        with self.db.write() as conn:
-            from pa_console.agent.store.local import set_in
+    def heartbeat_seen(self, epoch: int) -> None:
+        """The primary's heartbeat arrived (may be called from a worker thread: one assignment)."""
+        del epoch
+        self.last_heartbeat_at = time.monotonic()
 
-            set_in(conn, "role", role.value)
-            set_in(conn, "epoch", new_epoch)
-        self.bus.publish(RoleChanged(role=role.value, epoch=new_epoch, reason=reason))
-        return new_epoch
+    def copy_state(self) -> tuple[bool, str]:
+        """A backup's copy: (complete, one sentence saying what a takeover would serve). Role, epoch and the
+        relationship are changed only by `failover.authority`; this only reads."""
+        rel = self.relationship or {}
+        peer = str(rel.get("peer_name", "the primary"))
+        synced = (self.local.get("sync_state") or {}).get("store_id") or None
+        blocker = copy_blocker(synced, self.local.get("failover_peer_store"), peer)
+        if blocker is not None:
+            return False, blocker[0].upper() + blocker[1:] + "."
+        at = self.local.get("last_sync_ok_at")
+        return True, (f"This backup holds a complete, verified copy of {peer}'s site data as of its last completed "
+                      f"sync{f' ({at})' if at else ''}.")
 
     @property
     def settings(self) -> FailoverSettings:
@@ -96,12 +110,14 @@ class AgentRuntime:
         rel: dict[str, Any] | None = self.local.get("relationship")
         return rel
 
+    @property
+    def relationship_record(self) -> RelationshipRecord | None:
+        """The relationship, typed (written only by `failover.authority`, with role and epoch)."""
+        return RelationshipRecord.from_local(self.local.get("relationship"))
+
     def peer_summary(self) -> PeerSummary | None:
-        rel = self.relationship
-        if rel is None:
-            return None
-        return PeerSummary(name=rel["peer_name"], host=rel["peer_host"], port=rel["peer_port"],
-                           fingerprint_sha256=rel["peer_fingerprint"])
+        rel = self.relationship_record
+        return None if rel is None else rel.summary()
 
     @property
     def last_sync(self) -> SyncReport | None:
@@ -135,7 +151,28 @@ class AgentRuntime:
             last_sync=last,
             sync_progress=progress,
             serving_shared_address=self.serving_shared_address,
+            **self._failover_facts(role),
         )
+
+    def _failover_facts(self, role: Role) -> dict[str, Any]:
+        facts: dict[str, Any] = {}
+        fence = self.local.get("fence")
+        if fence:
+            facts["fenced"] = Fence(**fence).sentence()
+        if role != Role.BACKUP or self.relationship is None:
+            return facts
+        complete, detail = self.copy_state()
+        watch = self.watch_status
+        heard = self.last_heartbeat_at
+        # Read live, not from the watch's last tick: a health read right after a sync must not still say "no copy".
+        copy_reason = None if complete else detail[0].lower() + detail[1:].rstrip(".")
+        witness_reason = watch.witness_detail if watch.witness_ok is False else None
+        return facts | {
+            "copy_complete": complete, "copy_detail": detail,
+            "auto_takeover_blocked": watch.method_blocker or copy_reason or witness_reason,
+            "primary_refused": watch.primary_refused, "probes_ok": watch.probes_ok,
+            "witness_ok": watch.witness_ok, "witness_detail": watch.witness_detail,
+            "heartbeat_age_s": None if heard is None else round(time.monotonic() - heard, 1)}
 
     def settings_changed(self) -> None:
         """Wake the services that depend on the failover settings (scheduler, monitor)."""

@@ -110,6 +110,10 @@ class RelationshipBroken(EventBody):
     peer: str | None = None
     reason: str = ""
     site_data_removed: bool = False
+    # Issue 13: the role it had, whether a fenced appliance kept its data, and what happens to the shared address.
+    was: str | None = None
+    fenced_data_kept: bool = False
+    shared_address: str | None = None
 
 
 class SettingsChanged(EventBody):
@@ -214,6 +218,7 @@ class PrimaryRecovered(EventBody):
     type: Literal[EventType.PRIMARY_RECOVERED] = EventType.PRIMARY_RECOVERED
     down_s: float = 0
     was: str = ""
+    via: str = "probe"  # what showed the primary alive again: "probe" or "heartbeat" (issue 13)
 
 
 class TakeoverStep(EventBody):
@@ -270,12 +275,15 @@ class Demoted(EventBody):
     previous_epoch: int | None = None
     epoch: int | None = None
     kept: str | None = None
+    diverged: dict[str, int] = Field(default_factory=dict)  # rows kept aside per kind (issue 13); empty: none
 
 
 class SplitBrainDataKept(EventBody):
     type: Literal[EventType.SPLIT_BRAIN_DATA_KEPT] = EventType.SPLIT_BRAIN_DATA_KEPT
     path: str = ""
     last_seq: int | None = None
+    since_seq: int | None = None  # the last change the peer confirmed: what is kept came after it (issue 13)
+    rows: dict[str, int] = Field(default_factory=dict)
     detail: str = ""
 
 

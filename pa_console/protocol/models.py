@@ -98,6 +98,11 @@ class EventType(StrEnum):
     MAIL_SENT = "mail_sent"
     MAIL_FAILED = "mail_failed"
     SITE_CHANGED = "site_changed"
+    # Issue 13: fencing, refused probes, heartbeats.
+    FENCED = "fenced"  # this appliance stopped being primary because its peer is primary at a higher epoch
+    KEEP_ASIDE_FAILED = "keep_aside_failed"  # the diverged data could not be kept aside: stays fenced, untouched
+    PRIMARY_REFUSED = "primary_refused"  # the primary answers but no longer recognises the relationship
+    TAKEOVER_BLOCKED = "takeover_blocked"  # automatic takeover is (or is no longer) blocked, and why
     # The scrub (payloads: pa_console.protocol.verify)
     VERIFY_STARTED = "verify_started"
     VERIFY_PROGRESS = "verify_progress"
@@ -196,6 +201,17 @@ class Health(_Model):
     last_sync: SyncReport | None = None
     sync_progress: SyncProgress | None = None
     serving_shared_address: bool = False
+    # Issue 13 (all None on an appliance they do not apply to).
+    copy_complete: bool | None = None  # backup: holds a complete, verified copy (a sync applied and checked)
+    copy_detail: str | None = None  # one sentence on the backup's copy (what a takeover would serve)
+    # backup: why it could not take over automatically even with automatic failover on (a sentence), or None
+    auto_takeover_blocked: str | None = None
+    primary_refused: str | None = None  # backup: what the primary answered when it refused the relationship
+    heartbeat_age_s: float | None = None  # backup: seconds since the primary's last heartbeat arrived
+    probes_ok: bool | None = None  # backup: whether its own probes of the primary are answered
+    witness_ok: bool | None = None  # backup: all witness addresses reachable (None: no witness configured)
+    witness_detail: str | None = None
+    fenced: str | None = None  # set while fenced (kept-aside pending or failed): what happened and what to do
 
 
 class KeyFingerprint(_Model):
@@ -499,6 +515,8 @@ class FailoverSettings(_Model):
     probe_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     dns_swing: DnsSwing | None = None
     nat_swing: NatSwing | None = None
+    # host:port addresses the backup must all reach (TCP) before it may take over automatically, e.g. the gateway.
+    witness: list[str] = Field(default_factory=list, max_length=8)
     # The scrub: every verify_interval_s (0: only on request and after an unclean stop), reading at most
     # verify_rate_mb_s so that it never starves the sync or the API.
     verify_interval_s: float = Field(default=86_400, ge=0, le=30 * 86_400)
@@ -519,6 +537,16 @@ class FailoverSettingsUpdate(_Strict):
     # Like shared_address: null removes the method, an object replaces it whole (except a left-out tsig_secret).
     dns_swing: DnsSwingUpdate | None = None
     nat_swing: NatSwing | None = None
+    witness: list[str] | None = Field(default=None, max_length=8)
+
+    @field_validator("witness")
+    @classmethod
+    def _witness_addresses(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or []:
+            host, sep, port = item.rpartition(":")
+            if not sep or not is_valid_host(host.strip("[]")) or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"witness {item[:80]!r} is not host:port (e.g. 192.0.2.1:443)")
+        return value
     verify_interval_s: float | None = Field(default=None, ge=0, le=30 * 86_400)
     verify_rate_mb_s: float | None = Field(default=None, ge=1, le=10_000)
 
@@ -559,6 +587,9 @@ class SyncReport(_Model):
     resumed: bool = False
     # Seconds spent in each phase (rows, recordings, applying), to see what a sync's time went to.
     phases_s: dict[str, float] = Field(default_factory=dict)
+    # The primary's store and change number the applied copy reaches (the backup confirms them to the primary).
+    primary_store: str | None = None
+    primary_seq: int | None = None
 
 
 class SyncStartResult(_Model):

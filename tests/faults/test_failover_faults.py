@@ -16,6 +16,7 @@ import httpx
 
 from tests.faults.support import EventWatcher, Pair, configure, make_pair
 from tests.harness import RunningAgent, free_port, wait_until
+from tests.integration.sync.pair import sync_now
 
 TIMEOUT_S = 6.0
 
@@ -30,6 +31,8 @@ def _failover_pair(agents, both_ways: bool) -> tuple[Pair, dict[str, Any]]:  # t
     pair = make_pair(agents, proxy_both_ways=both_ways, auto_failover=True, primary_timeout_s=TIMEOUT_S,
                      probe_interval_s=0.5, shared_address=shared)
     configure(pair.primary, shared_address=shared, probe_interval_s=0.5)
+    # A complete copy first: a backup without one never takes over automatically (issue 13).
+    assert sync_now(pair.backup)["status"] == "ok"
     wait_until(lambda: pair.primary.health()["serving_shared_address"], timeout=20, what="the primary to serve")
     wait_until(lambda: pair.backup.health()["primary_reachable"] is True, timeout=20, what="the first probe")
     return pair, shared
@@ -74,15 +77,19 @@ class RoleSampler:
 
 
 def test_a_stall_shorter_than_the_timeout_is_no_failover_a_longer_one_is(agents) -> None:  # type: ignore[no-untyped-def]
-    pair, shared = _failover_pair(agents, both_ways=False)
+    pair, shared = _failover_pair(agents, both_ways=True)
     p, b = pair.primary, pair.backup
+    assert pair.to_backup is not None
     seen: list[str] = []
     watcher = EventWatcher(b, lambda etype, _data: seen.append(etype)).start()
     try:
         with RoleSampler(p, b) as sampler:
-            pair.to_primary.stall()  # the primary stops answering the backup (process alive, link silent)
+            # The link goes silent both ways (processes alive): no probe answers, no heartbeat arrives.
+            pair.to_primary.stall()
+            pair.to_backup.stall()
             time.sleep(TIMEOUT_S - 2.5)
             pair.to_primary.heal()
+            pair.to_backup.heal()
             wait_until(lambda: b.health()["primary_reachable"] is True, timeout=10, what="the primary back")
             time.sleep(TIMEOUT_S)  # well past the moment the countdown would have ended
         # The stall was noticed (else this test proves nothing)...
@@ -94,6 +101,7 @@ def test_a_stall_shorter_than_the_timeout_is_no_failover_a_longer_one_is(agents)
 
         # Control: the same stall, longer than the timeout, is a lost primary, and the backup takes over.
         pair.to_primary.stall()
+        pair.to_backup.stall()
         wait_until(lambda: b.health()["role"] == "primary", timeout=TIMEOUT_S + 15, what="the takeover")
     finally:
         watcher.stop()

@@ -125,7 +125,8 @@ def test_slow_link_and_a_short_stall_still_complete(pair: Pair) -> None:
 
 def test_partition_one_way(pair: Pair) -> None:
     """Backup -> primary swallowed, primary -> backup fine: the primary can still ask for a sync, the backup's pull
-    fails in words and it reports the primary unreachable; after healing everything is back."""
+    fails in words and it reports its probes failing, yet not the primary lost (its heartbeats still arrive: issue
+    13); after healing everything is back."""
     p, b = pair.primary, pair.backup
     p.seed(SESSIONS, BYTES)
     whole = b.digest()
@@ -138,11 +139,12 @@ def test_partition_one_way(pair: Pair) -> None:
     report = wait_until(lambda: b.health()["last_sync_status"] != "running" and b.health()["last_sync"] != before
                         and b.health()["last_sync"], timeout=60, what="the pull to fail")
     assert report["status"] == "failed" and "did not answer in time" in report["error"], report
-    wait_until(lambda: b.health()["primary_reachable"] is False, timeout=15, what="the backup to notice")
+    wait_until(lambda: b.health()["probes_ok"] is False, timeout=15, what="the backup to notice")
+    assert b.health()["primary_reachable"] is True and b.health()["heartbeat_age_s"] is not None
     assert p.health()["role"] == "primary" and b.health()["role"] == "backup"
     _whole(pair, whole)
     pair.to_primary.heal()
-    wait_until(lambda: b.health()["primary_reachable"] is True, timeout=15, what="the primary reachable again")
+    wait_until(lambda: b.health()["probes_ok"] is True, timeout=15, what="the primary reachable again")
     _heals(pair)
 
 

@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from pa_console.agent.store.db import Database
-from pa_console.agent.store.rows import KINDS
+from pa_console.agent.store.rows import KINDS, row_hash
 from pa_console.agent.store.site import SiteStore, delete_row, digest_in, upsert_rows
-from pa_console.agent.sync import feed, staging
+from pa_console.agent.sync import feed, page_image, staging
 
 
 def _pull(primary: Database, backup: sqlite3.Connection, stop_after: int | None = None) -> bool:
@@ -32,12 +32,17 @@ def _pull(primary: Database, backup: sqlite3.Connection, stop_after: int | None 
         assert header["format"] == feed.FORMAT
         staging.begin(backup, header)
         for n, message in enumerate(stream):
-            page = orjson.loads(message[4:])
+            (size,) = feed.FRAME_HEADER.unpack(message[:4])
+            page = orjson.loads(message[4:4 + size])
             if page["k"] == "end":
                 break
             if stop_after is not None and n >= stop_after:
                 return False
-            staging.stage_page(backup, page["k"], page["rows"], page["last"])
+            if "image" in page:  # many rows: the header, then a frame holding the page's database image
+                assert message[4 + size:8 + size] == feed.FRAME_HEADER.pack(page["image"])
+                staging.stage_image(backup, page["k"], message[8 + size:], page["last"])
+            else:
+                staging.stage_page(backup, page["k"], page["rows"], page["last"])
     finally:
         stream.close()
     report: dict[str, Any] = {}
@@ -73,10 +78,20 @@ def _mutate(primary: Database, rng: random.Random, live: set[str], gone: set[str
         upsert_rows(conn, "users", [(f"user-{rng.randint(1, 4)}", "U", "u@example.com", rng.choice(["a", "b"]))])
 
 
+def _hashes_hold(conn: sqlite3.Connection) -> None:
+    """What the scrub checks: each stored row's hash is `row_hash` of its columns."""
+    for kind, cols in KINDS.items():
+        for row in conn.execute(f"SELECT {', '.join(cols)}, rh FROM {kind}"):
+            assert row_hash(kind, row[:-1]) == row[-1], (kind, row)
+
+
+@pytest.mark.parametrize("pages", ["images", "json"])
 @pytest.mark.parametrize("seed", range(12))
-def test_interrupted_pulls_across_changes_end_equal_to_the_primary(tmp_path: Path, seed: int,
+def test_interrupted_pulls_across_changes_end_equal_to_the_primary(tmp_path: Path, seed: int, pages: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(feed, "PAGE_ROWS", 7)  # many small pages, so that interruptions fall everywhere
+    # Pages of rows as database images (what many rows use) or as JSON (what a few rows use).
+    monkeypatch.setattr(page_image, "MIN_ROWS", 1 if pages == "images" else 10**9)
     rng = random.Random(seed)
     primary = Database(tmp_path / "primary.db")
     backup_db = Database(tmp_path / "backup.db")
@@ -91,6 +106,7 @@ def test_interrupted_pulls_across_changes_end_equal_to_the_primary(tmp_path: Pat
         assert _pull(primary, backup)
         assert _rows(backup) == _rows(primary.connect())
         assert digest_in(backup).sha256 == SiteStore(primary).digest().sha256
+        _hashes_hold(backup)
         _mutate(primary, rng, live, gone)
     # Nothing is left staged between syncs, and local change numbers stay unique per kind.
     assert staging.sync_position(backup)[2] is None
@@ -136,3 +152,93 @@ def test_pages_of_hundreds_of_rows_are_staged_whole(tmp_path: Path, monkeypatch:
     assert len(_rows(backup)["sessions"]) == 1234
     primary.close()
     backup_db.close()
+
+
+def test_values_sqlite_writes_unlike_orjson_are_hashed_the_orjson_way(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page image's rows are hashed from SQLite's JSON of the stored values, confirmed by the primary's hashes;
+    where SQLite writes a value otherwise than orjson (a real: 1.0e+20 against 1e+20), the page is hashed the
+    orjson way, so the digest and the scrub's row hashes still hold."""
+    monkeypatch.setattr(page_image, "MIN_ROWS", 1)
+    monkeypatch.setattr(feed, "PAGE_ROWS", 3)
+    primary = Database(tmp_path / "primary.db")
+    backup_db = Database(tmp_path / "backup.db")
+    with primary.write() as conn:
+        upsert_rows(conn, "recordings", [(f"r{i}", 1e20 if i == 4 else i, "ab" * 32, 1 << 20) for i in range(9)])
+        upsert_rows(conn, "sessions", [(f"s{i}", "u", "t\n\x01é\"", "ssh", "x", None, None) for i in range(5)])
+    backup = backup_db.connect()
+    assert _pull(primary, backup)
+    assert _rows(backup) == _rows(primary.connect())
+    assert digest_in(backup).sha256 == SiteStore(primary).digest().sha256
+    _hashes_hold(backup)
+    primary.close()
+    backup_db.close()
+
+
+def _begin_full(backup: sqlite3.Connection) -> None:
+    staging.begin(backup, {"resume_used": False, "store_id": "s", "since": 0, "upto": 10})
+
+
+@pytest.mark.parametrize("image", ["garbage", "extra trigger", "other kind", "text change number", "blob value"])
+def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path, image: str) -> None:
+    backup_db = Database(tmp_path / "backup.db")
+    backup = backup_db.connect()
+    _begin_full(backup)
+    maker = sqlite3.connect(":memory:")
+    kind = "users" if image == "other kind" else "sessions"
+    maker.execute(f"CREATE TABLE rows ({', '.join(page_image.columns(kind))})")
+    if image == "extra trigger":
+        maker.execute("CREATE TRIGGER t AFTER INSERT ON rows BEGIN SELECT 1; END")
+    if image in ("text change number", "blob value"):
+        maker.execute("INSERT INTO rows VALUES ('s1', 'u', 't', 'ssh', 'x', NULL, ?, ?, ?)",
+                      (b"\x00" if image == "blob value" else None, "7" if image == "text change number" else 7,
+                       b"\x00" * 32))
+    data = b"SQLite format 3\x00" + b"\xff" * 5000 if image == "garbage" else maker.serialize()
+    with pytest.raises(staging.IntegrityError, match="nothing of it was staged"):
+        staging.stage_image(backup, "sessions", data, 5)
+    assert backup.execute("SELECT COUNT(*) FROM stage_sessions").fetchone()[0] == 0
+    assert not backup.in_transaction
+    assert staging.sync_position(backup)[2]["resume"] == {"tombstones": 10}
+    backup_db.close()
+
+
+def _page_kinds(primary: Database) -> list[tuple[str, bool]]:
+    """(kind, as an image?) of each page of a full stream."""
+    own = feed.store_id(primary.connect())
+    pages = []
+    for message in feed.changes(primary.path, own, 0, "", {}, "", -1):
+        (size,) = feed.FRAME_HEADER.unpack(message[:4])
+        page = orjson.loads(message[4:4 + size])
+        if page.get("k") in KINDS:
+            pages.append((page["k"], "image" in page))
+    return pages
+
+
+def test_many_rows_travel_as_images_and_a_few_as_json(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    primary = Database(tmp_path / "primary.db")
+    with primary.write() as conn:
+        upsert_rows(conn, "sessions", [_session(rng) for _ in range(page_image.MIN_ROWS - 1)])
+        upsert_rows(conn, "users", [("u1", "U", "u@example.com", "admin")])
+    assert sorted(_page_kinds(primary)) == [("sessions", False), ("users", False)]
+    with primary.write() as conn:
+        upsert_rows(conn, "sessions", [_session(rng)])
+    assert sorted(_page_kinds(primary)) == [("sessions", True), ("users", False)]
+    primary.close()
+
+
+def test_the_feed_connection_writes_its_page_database_and_nothing_else(tmp_path: Path) -> None:
+    db = Database(tmp_path / "site.db")
+    db.connect()
+    conn = sqlite3.connect(db.path, isolation_level=None)
+    page_image.attach(conn)
+    page_image.read_only_but_page(conn)
+    page_image.start_kind(conn, "users")
+    conn.execute("INSERT INTO page.rows VALUES ('u', 'n', 'e', 'r', 1, x'00')")
+    for sql in ("INSERT INTO meta(key, value) VALUES ('x', 'y')", "DELETE FROM users", "CREATE TABLE t (a)",
+                "UPDATE meta SET value = 'z'", "DROP TABLE users", "CREATE TEMP TABLE t (a)"):
+        with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+            conn.execute(sql)
+    assert conn.execute("SELECT COUNT(*) FROM page.rows").fetchone()[0] == 1
+    conn.close()
+    db.close()

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pa_console.agent.api.blob_response import BlobResponse
 from pa_console.agent.auth import Runtime
 from pa_console.agent.errors import AgentError
+from pa_console.agent.failover.authority import record_confirmed
+from pa_console.agent.failover.record import Peer
 from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.auth import PeerAuth
@@ -93,9 +95,9 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
         raise AgentError(409, f"The backup cannot reach the primary through the Reverse Connection Details "
                               f"({reverse['host']}:{reverse['port']}): {exc} Check those details.",
                          "reverse") from exc
-    record(runtime, Role.BACKUP, body.epoch, {
-        "peer_name": pending["name"], "peer_host": reverse["host"], "peer_port": reverse["port"],
-        "peer_cert_pem": pending["cert_pem"], "peer_fingerprint": pending["fp_p"], "peer_token": token},
+    record(runtime, Role.BACKUP, body.epoch, Peer(
+        peer_name=pending["name"], peer_host=reverse["host"], peer_port=reverse["port"],
+        peer_cert_pem=pending["cert_pem"], peer_fingerprint=pending["fp_p"], peer_token=token),
         "relationship established")
     runtime.relationship_changed()
     return {"ok": True, "name": runtime.name}
@@ -103,13 +105,30 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
 
 @router.get("/ping", dependencies=[PeerAuth])
 def ping(runtime: Runtime) -> dict[str, Any]:
+    return {"name": runtime.name, "role": runtime.role.value, "epoch": runtime.epoch, "version": PRODUCT_VERSION,
+            "store_id": feed.store_id(runtime.db.connect())}
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=200)
+    role: Role
+    epoch: int = Field(ge=0)
+
+
+@router.post("/heartbeat", dependencies=[PeerAuth])
+def heartbeat(body: Heartbeat, runtime: Runtime) -> dict[str, Any]:
+    """The primary says it lives (a backup whose own probes fail must not take over while these arrive), and
+    learns this appliance's role and epoch in the answer (an old primary fences when the answer outranks it)."""
+    if body.role == Role.PRIMARY:
+        runtime.heartbeat_seen(body.epoch)
     return {"name": runtime.name, "role": runtime.role.value, "epoch": runtime.epoch, "version": PRODUCT_VERSION}
 
 
 @router.delete("/relationship", dependencies=[PeerAuth])
 def peer_break(runtime: Runtime) -> dict[str, Any]:
-    was_backup = break_locally(runtime, "relationship broken by the peer appliance")
-    return {"broken": True, "site_data_removed": was_backup}
+    left = break_locally(runtime, "relationship broken by the peer appliance")
+    return {"broken": True, "site_data_removed": left.data_removed}
 
 
 @router.post("/sync", dependencies=[PeerAuth])
@@ -128,6 +147,9 @@ def peer_sync_now(runtime: Runtime) -> dict[str, Any]:
 def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
     """The backup tells the primary how its pull went, so the primary's health and console show it too."""
     report = body.model_dump(mode="json")
+    if body.status == SyncStatus.OK and body.primary_store and body.primary_seq is not None \
+            and body.primary_store == feed.store_id(runtime.db.connect()):
+        record_confirmed(runtime, body.primary_store, body.primary_seq)
     runtime.local.set("last_sync", report)
     if body.status == SyncStatus.OK:
         runtime.local.set("last_sync_ok_at", report["finished_at"])
@@ -154,6 +176,9 @@ async def changes(runtime: Runtime, since: int = Query(ge=0, le=_MAX_INT), store
     except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError) as exc:
         raise AgentError(422, "resume must be a JSON object of change numbers.") from exc
     own = await asyncio.to_thread(feed.store_id, runtime.db.connect())
+    if store == own and since > 0:
+        # Asking for what follows `since` of this store: the backup holds everything up to it.
+        await asyncio.to_thread(record_confirmed, runtime, own, since)
     if runtime.no_pull_alert is not None:
         await runtime.no_pull_alert.pulled()
     return StreamingResponse(feed.changes(runtime.db.path, own, since, store, points, resume_store, resume_base),

@@ -18,6 +18,9 @@ router = APIRouter(prefix="/peer/failover", dependencies=[PeerAuth])
 class StepDown(BaseModel):
     model_config = ConfigDict(extra="forbid")
     requested_by: str = Field(max_length=200)
+    # What the backup holds of this primary's store (its last applied sync): what is above it diverged.
+    store_id: str | None = Field(default=None, max_length=64)
+    seq: int | None = Field(default=None, ge=0)
 
 
 class BecomePrimary(BaseModel):
@@ -29,7 +32,7 @@ class BecomePrimary(BaseModel):
 @router.post("/step-down")
 async def step_down(body: StepDown, runtime: Runtime) -> dict[str, Any]:
     """The backup takes over in a planned swap: the primary stops serving and becomes the backup first."""
-    return await manual.step_down_for_peer(FailoverService.of(runtime), body.requested_by)
+    return await manual.step_down_for_peer(FailoverService.of(runtime), body.requested_by, body.store_id, body.seq)
 
 
 @router.post("/become-primary")

@@ -7,6 +7,12 @@ performs. So unit tests drive every path.
 Phases of one incident:
   REACHABLE --probe fails--> SUSPECT --confirmed lost--> COUNTDOWN --deadline--> TOOK_OVER | AWAITING_MANUAL
   and any of SUSPECT, COUNTDOWN, AWAITING_MANUAL --probe answers--> REACHABLE.
+  Any phase --the primary answers but refuses the relationship--> REFUSED (never a takeover) --probe ok--> REACHABLE.
+
+"Lost" needs both: the backup's probes fail AND the primary's heartbeats stopped arriving (a one-way loss of the
+backup's path is not a lost primary). The deadline takes over only if nothing blocks it (`WatchConfig.blocker`:
+automatic failover off or impossible, no complete copy here, a witness not reachable); a blocker that goes away
+while awaiting a manual failover (ConfigChanged) lets the takeover happen then.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pa_console.protocol.events import (
     FailoverAction,
     PrimaryLost,
     PrimaryRecovered,
+    PrimaryRefused,
     typed,
     wire_data,
 )
@@ -38,6 +45,7 @@ class Phase(StrEnum):
     COUNTDOWN = "countdown"
     AWAITING_MANUAL = "awaiting_manual"
     TOOK_OVER = "took_over"
+    REFUSED = "refused"  # the primary answers but no longer recognises the relationship: never taken over
 
 
 @dataclass(frozen=True)
@@ -53,10 +61,28 @@ class WatchConfig:
     # One lost probe is not a lost primary: this many failures in a row, or as many probe intervals of silence
     # (the latter matters when each probe hangs until its timeout, so failures accumulate slowly).
     failures_to_confirm: int = 3
+    # Why this appliance's copy must not serve the site (never synced, a copy of another store); None: complete.
+    copy_blocker: str | None = None
+    # Why the witness check forbids a takeover (a witness address not reachable from here); None: no witness, or
+    # every witness answers.
+    witness_blocker: str | None = None
+
+    @property
+    def obstacle(self) -> str | None:
+        """Why an automatic takeover could not happen even with automatic failover on (a sentence), or None."""
+        for reason in (self.takeover_blocker, self.copy_blocker, self.witness_blocker):
+            if reason:
+                return reason
+        return None
+
+    @property
+    def blocker(self) -> str | None:
+        """Why an automatic takeover would not happen now (a sentence), None if it would."""
+        return "automatic failover is off" if not self.auto_failover else self.obstacle
 
     @property
     def takes_over(self) -> bool:
-        return self.auto_failover and self.takeover_blocker is None
+        return self.blocker is None
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,8 @@ class WatchState:
     last_error: str = ""
     announced_s: int | None = None  # the last whole second a countdown event was published for
     mails: frozenset[str] = frozenset()  # keys of the mails already sent in this incident (no duplicates)
+    last_heartbeat_at: float | None = None  # when the primary's last heartbeat arrived
+    refused: str = ""  # what the primary said when it refused the relationship
 
     def deadline(self, config: WatchConfig) -> float | None:
         if self.first_failure_at is None or self.phase != Phase.COUNTDOWN:
@@ -82,7 +110,12 @@ class WatchState:
         """Suspect still counts as reachable: one lost probe must not look like a lost primary anywhere."""
         if self.phase == Phase.IDLE:
             return None
-        return self.phase in (Phase.REACHABLE, Phase.SUSPECT)
+        return self.phase in (Phase.REACHABLE, Phase.SUSPECT, Phase.REFUSED)
+
+    def heartbeat_silent(self, now: float, config: WatchConfig) -> bool:
+        """No heartbeat for as long as it takes to confirm a loss: the primary may be gone (or cut off both ways)."""
+        window = config.failures_to_confirm * config.probe_interval_s
+        return self.last_heartbeat_at is None or now - self.last_heartbeat_at >= window
 
 
 # -- events --------------------------------------------------------------------------------------------------
@@ -115,6 +148,21 @@ class ProbeFailed:
 
 
 @dataclass(frozen=True)
+class ProbeRefused:
+    """The primary answered, but refused the relationship (unknown token: broken there, another key or pair)."""
+
+    now: float
+    said: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A heartbeat from the primary arrived (it lives and reaches us, whatever our own probes say)."""
+
+    now: float
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes (the monitor sends several a second); drives the countdown events and the deadline."""
 
@@ -128,7 +176,7 @@ class ConfigChanged:
     now: float
 
 
-WatchEvent = Start | Stop | ProbeOk | ProbeFailed | Tick | ConfigChanged
+WatchEvent = Start | Stop | ProbeOk | ProbeFailed | ProbeRefused | Heartbeat | Tick | ConfigChanged
 
 
 # -- effects -------------------------------------------------------------------------------------------------
@@ -173,6 +221,20 @@ class TakeOver:
 Effect = Publish | Mail | TakeOver
 
 
+def copy_blocker(synced_store: str | None, primary_store: str | None, peer_name: str) -> str | None:
+    """Why this backup's copy must not become the site (a sentence), None when it holds a complete verified copy.
+
+    `synced_store`: the store whose changes the last applied (digest-checked) sync reached; None if no sync ever
+    completed. `primary_store`: the primary's store as last seen answering (None: never seen)."""
+    if synced_store is None:
+        return (f"this backup has never completed a sync from {peer_name}, so it holds no complete copy of the site "
+                "data (taking over would serve an empty or partial site)")
+    if primary_store and synced_store != primary_store:
+        return (f"this backup's copy is of an earlier store than {peer_name}'s current one (its data was replaced "
+                "since the last completed sync), so it is not a complete copy")
+    return None
+
+
 # -- the transition function ---------------------------------------------------------------------------------
 def step(state: WatchState, event: WatchEvent, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
     if isinstance(event, Start):
@@ -181,8 +243,17 @@ def step(state: WatchState, event: WatchEvent, config: WatchConfig) -> tuple[Wat
         return WatchState(), []
     if state.phase in (Phase.IDLE, Phase.TOOK_OVER):
         return state, []
+    if isinstance(event, Heartbeat):
+        state = replace(state, last_heartbeat_at=event.now)
+        if state.phase in (Phase.COUNTDOWN, Phase.AWAITING_MANUAL):
+            return _answered(state, event.now, config, via="heartbeat")
+        return state, []
+    if isinstance(event, ProbeRefused):
+        return _refused(state, event, config)
     if isinstance(event, ProbeOk):
         return _answered(state, event.now, config)
+    if state.phase == Phase.REFUSED:
+        return state, []  # a primary that refused the relationship is never taken over, whatever follows
     if isinstance(event, ProbeFailed):
         return _failed(state, event, config)
     if isinstance(event, ConfigChanged) and state.phase == Phase.AWAITING_MANUAL and config.takes_over:
@@ -192,15 +263,33 @@ def step(state: WatchState, event: WatchEvent, config: WatchConfig) -> tuple[Wat
     return state, []
 
 
-def _answered(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
+def _answered(state: WatchState, now: float, config: WatchConfig,
+              via: str = "probe") -> tuple[WatchState, list[Effect]]:
+    fresh = WatchState(phase=Phase.REACHABLE, last_heartbeat_at=state.last_heartbeat_at)
     if state.phase in (Phase.REACHABLE, Phase.SUSPECT):
         # A probe or two lost and then an answer: no incident, nobody is told (no flapping).
-        return WatchState(phase=Phase.REACHABLE), []
+        return fresh, []
+    if state.phase == Phase.REFUSED:
+        return fresh, [Publish(PrimaryRefused(refused=False, said="",
+                                              detail="The primary recognises the relationship again."))]
     down_s = now - (state.first_failure_at or now)
-    effects: list[Effect] = [Publish(PrimaryRecovered(down_s=round(down_s, 1), was=state.phase.value))]
+    effects: list[Effect] = [Publish(PrimaryRecovered(down_s=round(down_s, 1), was=state.phase.value, via=via))]
     if "recovered" not in state.mails:
         effects.append(Mail("recovered", *messages.recovered(config, down_s, state.phase == Phase.COUNTDOWN)))
-    return WatchState(phase=Phase.REACHABLE), effects
+    return fresh, effects
+
+
+def _refused(state: WatchState, event: ProbeRefused, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
+    if state.phase == Phase.REFUSED:
+        return replace(state, refused=event.said), []
+    detail = messages.refused_detail(config, event.said)
+    effects: list[Effect] = [Publish(PrimaryRefused(refused=True, said=event.said, detail=detail))]
+    mails = state.mails
+    if "refused" not in mails:
+        mails = mails | {"refused"}
+        effects.append(Mail("refused", *messages.refused(config, event.said)))
+    return WatchState(phase=Phase.REFUSED, refused=event.said, mails=mails,
+                      last_heartbeat_at=state.last_heartbeat_at), effects
 
 
 def _failed(state: WatchState, event: ProbeFailed, config: WatchConfig) -> tuple[WatchState, list[Effect]]:
@@ -214,6 +303,8 @@ def _failed(state: WatchState, event: ProbeFailed, config: WatchConfig) -> tuple
 
 
 def _confirmed(state: WatchState, now: float, config: WatchConfig) -> bool:
+    if not state.heartbeat_silent(now, config):
+        return False  # our probes fail, but the primary's heartbeats arrive: a one-way loss, not a lost primary
     silent_for = now - (state.first_failure_at if state.first_failure_at is not None else now)
     return (state.failures >= config.failures_to_confirm
             or (state.failures >= 1 and silent_for >= config.failures_to_confirm * config.probe_interval_s))
@@ -233,11 +324,15 @@ def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchStat
     if state.phase == Phase.SUSPECT:
         if not _confirmed(state, now, config):
             return state, []
-        state = replace(state, phase=Phase.COUNTDOWN)
+        first = state.first_failure_at
+        if first is not None and state.last_heartbeat_at is not None:
+            first = max(first, state.last_heartbeat_at)  # the primary lived until its last heartbeat
+        state = replace(state, phase=Phase.COUNTDOWN, first_failure_at=first)
         left = state.seconds_left(now, config) or 0.0
         effects.append(Publish(PrimaryLost(
             error=state.last_error, failures=state.failures, failover_in_s=math.ceil(left),
-            auto_failover=config.auto_failover, action=_action(config), takeover_blocked=config.takeover_blocker)))
+            auto_failover=config.auto_failover, action=_action(config),
+            takeover_blocked=config.obstacle if config.auto_failover else None)))
         # Milestones already behind us are covered by this first mail: mark them sent.
         passed = {f"left:{p:g}" for p in mail_points(config.primary_timeout_s) if p >= left}
         state = replace(state, mails=state.mails | passed | {"lost"})

@@ -7,11 +7,13 @@ and the side that asked puts things back as they were.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pa_console.agent.errors import AgentError
+from pa_console.agent.failover.authority import record_confirmed
 from pa_console.agent.failover.service import FailoverService
-from pa_console.agent.failover.takeover import StepResult, demote, promote
+from pa_console.agent.failover.takeover import StepResult, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.protocol.models import Role, RoleRequest, RoleResult, SyncStatus
 
@@ -45,6 +47,10 @@ async def request_role(service: FailoverService, req: RoleRequest) -> RoleResult
     if wanted == Role.PRIMARY:
         if answer is None:
             return await _forced_takeover(service, peer)
+        complete, copy = runtime.copy_state()
+        if not complete and not req.sync_first and not req.force:
+            raise AgentError(409, f"{copy} Swap with sync_first (a last sync makes the copy complete first), or "
+                                  "repeat with force to swap anyway.", "sync")
         return await _planned_takeover(service, client, peer, answer, req.sync_first)
     if answer is None:
         return await _forced_step_down(service, peer)
@@ -68,8 +74,10 @@ async def _planned_takeover(service: FailoverService, client: PeerClient, peer: 
     synced = await _last_sync(service) if sync_first else ""
     async with service.transition:
         try:
-            stepped = await client.request("POST", "/peer/failover/step-down",
-                                           json={"requested_by": runtime.name}, timeout=30)
+            holds = runtime.local.get("sync_state") or {}
+            stepped = await client.request("POST", "/peer/failover/step-down", json={
+                "requested_by": runtime.name, "store_id": holds.get("store_id"), "seq": holds.get("seq")},
+                timeout=30)
             peer_epoch: int | None = int(stepped["epoch"])
         except PeerError as exc:
             peer_epoch = await _stepped_down_anyway(client)
@@ -92,15 +100,28 @@ async def _stepped_down_anyway(client: PeerClient) -> int | None:
     return int(answer.get("epoch", 0)) if answer.get("role") == Role.BACKUP.value else None
 
 
+def site_holds(service: FailoverService) -> str:
+    """What the site serves once this appliance is primary, in a sentence (said by a forced takeover)."""
+    runtime = service.runtime
+    complete, copy = runtime.copy_state()
+    digest = runtime.site.digest()
+    holds = (f"The site now holds this appliance's copy: {digest.sessions} sessions, {digest.recordings} "
+             f"recordings, {digest.users} users.")
+    if complete:
+        return f"{holds} {copy.replace('This backup holds', 'It was')}"
+    return f"{holds} WARNING: {copy}"
+
+
 async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
                                      service.monitor.peer_epoch + 1, how="forced")
+    holds = await asyncio.to_thread(site_holds, service)
     return RoleResult(role=Role.PRIMARY, epoch=epoch,
-                      detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. If {peer} "
-                             "returns as primary, it will demote itself and keep its newer data aside."
-                             f"{_steps_text(steps)}")
+                      detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. {holds} If {peer} "
+                             "returns as primary, it will fence itself and keep aside what it wrote that this "
+                             f"appliance never received.{_steps_text(steps)}")
 
 
 async def _planned_step_down(service: FailoverService, client: PeerClient, peer: str,
@@ -114,8 +135,12 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
             raise AgentError(409 if exc.status == 409 else 502, f"The last sync before the swap failed ({exc}); "
                              "nothing was changed.", "sync") from exc
         synced = f" The backup pulled a last sync first ({report.get('rows_moved', 0)} rows)."
+        if report.get("primary_store") and report.get("primary_seq") is not None:
+            # What the backup now holds: what this appliance wrote up to there did not diverge.
+            await asyncio.to_thread(record_confirmed, runtime, str(report["primary_store"]),
+                                    int(report["primary_seq"]))
     async with service.transition:
-        epoch = await demote(runtime, service.site, f"planned swap: {peer} becomes the primary")
+        epoch = (await service.step_down(f"planned swap: {peer} becomes the primary")).epoch
         try:
             await client.request("POST", "/peer/failover/become-primary",
                                  json={"requested_by": runtime.name, "epoch": epoch}, timeout=30)
@@ -131,21 +156,24 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
 async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
-        epoch = await demote(runtime, service.site, f"forced step-down: {peer} unreachable")
+        epoch = (await service.step_down(f"forced step-down: {peer} unreachable")).epoch
     return RoleResult(role=Role.BACKUP, epoch=epoch,
                       detail=f"{runtime.name} is now a backup and stopped serving the shared address; {peer} "
                              "could not be told, so no appliance is primary until one is made primary.")
 
 
 # -- the peer's half ---------------------------------------------------------------------------------------------
-async def step_down_for_peer(service: FailoverService, requested_by: str) -> dict[str, Any]:
+async def step_down_for_peer(service: FailoverService, requested_by: str, store_id: str | None = None,
+                             seq: int | None = None) -> dict[str, Any]:
     runtime = service.runtime
+    if store_id and seq is not None:
+        await asyncio.to_thread(record_confirmed, runtime, store_id, seq)  # ignored if it is another store's
     async with service.transition:
         if runtime.role == Role.BACKUP:
             return {"epoch": runtime.epoch, "role": Role.BACKUP.value, "detail": "already the backup"}
         if runtime.role != Role.PRIMARY:
             raise AgentError(409, f"{runtime.name} is not the primary.")
-        epoch = await demote(runtime, service.site, f"planned swap requested by {requested_by}")
+        epoch = (await service.step_down(f"planned swap requested by {requested_by}", peer=requested_by)).epoch
     return {"epoch": epoch, "role": Role.BACKUP.value, "detail": f"{runtime.name} is now the backup"}
 
 

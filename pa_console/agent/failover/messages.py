@@ -25,7 +25,19 @@ def _seconds(value: float) -> str:
 def why_no_takeover(config: WatchConfig) -> str:
     if not config.auto_failover:
         return "automatic failover is off"
-    return f"automatic failover is refused: {config.takeover_blocker}"
+    return f"automatic failover is refused: {config.blocker}"
+
+
+def refused_detail(config: WatchConfig, said: str) -> str:
+    return (f"The primary {config.peer_name} answers but no longer recognises this relationship ({said.rstrip('.')})."
+            f" {config.own_name} will never take over from it: the relationship was probably broken there, or the "
+            "Inter-Appliance key changed. Break the relationship on this appliance too (Break Failover "
+            "Relationships) and establish it again if it is still wanted.")
+
+
+def refused(config: WatchConfig, said: str) -> Message:
+    return (f"[pa] Primary {config.peer_name} refuses the relationship: {config.own_name} will not take over",
+            refused_detail(config, said) + "\n")
 
 
 def _what_next(config: WatchConfig) -> str:
@@ -85,9 +97,9 @@ def takeover(own_name: str, peer_name: str, reason: str, steps: list[tuple[str, 
 
 def demoted(own_name: str, peer_name: str, own_epoch: int, peer_epoch: int, kept: str | None) -> Message:
     subject = f"[pa] {own_name} demoted itself to backup: {peer_name} is primary"
-    kept_text = (f"A copy of this appliance's site data as it was before demotion is kept at {kept}; "
-                 "compare it with the primary's and re-enter anything missing." if kept
-                 else "No copy of the site data could be kept; see the agent log.")
+    kept_text = (f"What was written on this appliance after the last change {peer_name} confirmed is kept aside "
+                 f"at {kept}; compare it with the primary's and re-enter anything missing." if kept
+                 else f"Nothing was written on it after the last change {peer_name} confirmed: no data diverged.")
     body = (f"{own_name} came back as primary (epoch {own_epoch}) and found {peer_name} primary at a higher "
             f"epoch ({peer_epoch}). To never have two primaries, {own_name} stopped serving the shared address "
             f"and became the backup of {peer_name}.\n\n{kept_text}\n")

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pa_console.agent.failover import messages
-from pa_console.agent.failover.keep_aside import keep_site_copy
+from pa_console.agent.failover.authority import Fence, fence_failed, fence_of, serves_site, unfence
+from pa_console.agent.failover.keep_aside import Kept, keep_diverged
 from pa_console.agent.failover.mailer import send_in_background
 from pa_console.agent.failover.monitor import FailoverMonitor
-from pa_console.agent.failover.takeover import demote, promote
+from pa_console.agent.failover.takeover import RoleMoved, demote, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.shared_ip.base import SharedAddressError
 from pa_console.agent.shared_ip.site import SharedSite
-from pa_console.protocol.events import Demoted, SplitBrainDataKept, TakeoverStep
+from pa_console.agent.sync.disk import describe_storage_error
+from pa_console.protocol.events import Demoted, KeepAsideFailed, SplitBrainDataKept, TakeoverStep
 from pa_console.protocol.models import Role, SharedAddress
 
 if TYPE_CHECKING:
@@ -36,8 +37,13 @@ STARTUP_PINGS = 2  # a primary asks its peer this many times at start-up before 
 STARTUP_CHECK_S = 6.0
 
 
+KEEP_ASIDE_RETRY_S = 30.0  # a fenced appliance whose keeping aside failed tries again this often
+HEARTBEAT_TIMEOUT_S = 2.0
+
+
 def guard_interval(probe_interval_s: float) -> float:
-    return max(1.0, 2 * probe_interval_s)
+    """One probe interval: two primaries are visible for at most about this plus one heartbeat's round trip."""
+    return max(0.2, probe_interval_s)
 
 
 class FailoverService:
@@ -53,6 +59,8 @@ class FailoverService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._serve_error: str | None = None
         self._stale_checked: tuple[Role, SharedAddress] | None = None  # no need to look again for the same case
+        self._keeping: asyncio.Task[Kept | None] | None = None
+        self._keep_lock = asyncio.Lock()
 
     @classmethod
     def of(cls, runtime: AgentRuntime) -> FailoverService:
@@ -65,6 +73,9 @@ class FailoverService:
     def changing_role(self) -> bool:
         return self.transition.locked()
 
+    async def ineligible(self) -> str | None:
+        return await self.site.ineligible()
+
     # -- service life ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -75,6 +86,8 @@ class FailoverService:
         except TimeoutError:
             log.warning("the start-up split-brain check did not finish in %s s", STARTUP_CHECK_S)
         self.ready = True
+        if self._keeping is None and await asyncio.to_thread(fence_of, self.runtime) is not None:
+            self._keeping = self.runtime.spawn(self.keep_aside(), "keep-aside")  # stopped before it finished
         self.runtime.settings_listeners.append(self._changed)
         self._tasks = [self.runtime.spawn(self.monitor.run(self._monitor_wake), "failover-monitor"),
                        self.runtime.spawn(self._serve_loop(), "failover-shared-address"),
@@ -122,7 +135,7 @@ class FailoverService:
             return SERVE_RETRY_S  # the role change serves or withdraws itself
         shared = self.runtime.settings.shared_address
         role = self.runtime.role
-        if role != Role.PRIMARY or shared is None:
+        if not await asyncio.to_thread(serves_site, self.runtime) or shared is None:
             if self.site.serving:
                 await self.site.withdraw()
             if shared is not None and self._stale_checked != (role, shared):
@@ -161,20 +174,40 @@ class FailoverService:
                 return
 
     async def _guard_loop(self) -> None:
+        """As primary: a heartbeat to the backup every probe interval (its answer carries its role and epoch, so a
+        primary that ran again after a pause learns within one interval that it was replaced, and fences). Also
+        retries keeping aside the data of a fence that failed."""
+        next_retry = 0.0
         while True:
             await asyncio.sleep(guard_interval(self.runtime.settings.probe_interval_s))
+            loop_now = asyncio.get_running_loop().time()
             if self.ready and self.runtime.role == Role.PRIMARY and self.runtime.relationship is not None:
                 try:
                     await self.check_peer()
                 except Exception:
                     log.exception("split-brain check failed")
+            elif loop_now >= next_retry and (self._keeping is None or self._keeping.done()):
+                record = await asyncio.to_thread(fence_of, self.runtime)
+                if record is not None:
+                    next_retry = loop_now + KEEP_ASIDE_RETRY_S
+                    self._keeping = self.runtime.spawn(self.keep_aside(), "keep-aside")
 
     async def check_peer(self) -> dict[str, Any] | None:
-        """As primary: ask the peer its role and epoch; demote if it is primary at a higher epoch. None: no answer."""
+        """As primary: tell the peer we live (a heartbeat) and learn its role and epoch; fence if it is primary at
+        a higher epoch. None: no answer."""
+        rt = self.runtime
+        client = PeerClient.for_runtime(rt)
         try:
-            answer = await PeerClient.for_runtime(self.runtime).ping(timeout=2.0)
-        except PeerError:
-            return None
+            answer: dict[str, Any] = await client.request(
+                "POST", "/peer/heartbeat", json={"name": rt.name, "role": rt.role.value, "epoch": rt.epoch},
+                timeout=HEARTBEAT_TIMEOUT_S)
+        except PeerError as exc:
+            if exc.status != 404:  # 404: an older peer without heartbeats; ask the old way
+                return None
+            try:
+                answer = await client.ping(timeout=HEARTBEAT_TIMEOUT_S)
+            except PeerError:
+                return None
         if self.runtime.role == Role.PRIMARY and answer.get("role") == Role.PRIMARY.value \
                 and self._peer_wins(int(answer.get("epoch", 0))):
             await self.split_brain_demote(str(answer.get("name", "the peer")), int(answer.get("epoch", 0)))
@@ -193,28 +226,58 @@ class FailoverService:
         async with self.transition:
             if self.runtime.role != Role.PRIMARY:
                 return
-            own_epoch = self.runtime.epoch
-            await self.site.withdraw()  # first of all, stop answering as the site
-            kept = await self._keep_aside()
-            demote_epoch = await demote(self.runtime, self.site, f"split brain: {peer_name} is primary at epoch "
-                                        f"{peer_epoch}, this appliance was at {own_epoch}", peer_epoch,
-                                        split_brain=True)
-            self.runtime.bus.publish(Demoted(peer=peer_name, peer_epoch=peer_epoch, previous_epoch=own_epoch,
-                                             epoch=demote_epoch, kept=str(kept) if kept else None))
-            subject, body = messages.demoted(self.runtime.name, peer_name, own_epoch, peer_epoch,
-                                             str(kept) if kept else None)
-            send_in_background(self.runtime, "demoted", subject, body)
+            await self.step_down(f"split brain: {peer_name} is primary at epoch {peer_epoch}, this appliance was "
+                                 f"at {self.runtime.epoch}", peer_epoch, peer_name, split_brain=True)
 
-    async def _keep_aside(self) -> Path | None:
-        try:
-            kept = await asyncio.to_thread(keep_site_copy, self.runtime)
-        except (OSError, sqlite3.Error) as exc:
-            log.error("could not keep the site data aside before demotion: %r", exc)
+    async def step_down(self, reason: str, peer_epoch: int = 0, peer: str | None = None,
+                        split_brain: bool = False) -> Fence:
+        """Fence (role, epoch: one transaction), release the address, then keep aside what diverged in the
+        background. The caller holds `transition`."""
+        rel = self.runtime.relationship or {}
+        record = await demote(self.runtime, self.site, reason, peer_epoch,
+                              peer or str(rel.get("peer_name", "the peer")))
+        self._keeping = self.runtime.spawn(self.keep_aside(split_brain), "keep-aside")
+        return record
+
+    async def keep_aside(self, split_brain: bool = True) -> Kept | None:
+        """Keep aside exactly what diverged, then lift the fence; on failure stay fenced, untouched, and say so."""
+        async with self._keep_lock:  # one at a time: a second would keep the same rows twice
+            return await self._keep_aside(split_brain)
+
+    async def _keep_aside(self, split_brain: bool) -> Kept | None:
+        runtime = self.runtime
+        record = await asyncio.to_thread(fence_of, runtime)
+        if record is None:
             return None
-        self.runtime.bus.publish(SplitBrainDataKept(
-                                 path=str(kept), last_seq=self.runtime.site.last_seq(),
-                                 detail="The site data as it was on this appliance before it was demoted; the "
-                                        "next sync replaces the live copy with the primary's."))
+        try:
+            kept = await asyncio.to_thread(keep_diverged, runtime.db.path, runtime.identity.data_dir.root,
+                                           runtime.name, record.previous_epoch, record.since_seq)
+        except (OSError, sqlite3.Error) as exc:
+            error = describe_storage_error(exc, runtime.identity.data_dir.root)
+            log.error("could not keep aside the diverged site data: %s", error)
+            failed = await asyncio.to_thread(fence_failed, runtime, error)
+            if failed is not None and failed.error != record.error:  # loud once per distinct problem, not each retry
+                runtime.bus.publish(KeepAsideFailed(peer=record.peer, since_seq=record.since_seq, error=error,
+                                                    detail=failed.sentence()))
+                send_in_background(runtime, "keep_aside_failed",
+                                   f"[pa] {runtime.name} is FENCED: its data could not be kept aside",
+                                   failed.sentence() + "\n")
+            return None
+        await asyncio.to_thread(unfence, runtime)
+        if kept.path is not None:
+            runtime.bus.publish(SplitBrainDataKept(
+                path=str(kept.path), last_seq=kept.upto_seq, since_seq=kept.since_seq, rows=kept.rows,
+                detail=f"The {kept.total} changes written on this appliance after change {kept.since_seq} (the "
+                       "last its peer confirmed) are kept aside; the next sync replaces the live copy with the "
+                       "primary's."))
+        if split_brain:
+            kept_text = str(kept.path) if kept.path else None
+            runtime.bus.publish(Demoted(peer=record.peer, peer_epoch=record.peer_epoch,
+                                        previous_epoch=record.previous_epoch, epoch=record.epoch, kept=kept_text,
+                                        diverged=kept.rows))
+            subject, body = messages.demoted(runtime.name, record.peer, record.previous_epoch, record.peer_epoch,
+                                             kept_text)
+            send_in_background(runtime, "demoted", subject, body)
         return kept
 
     # -- takeover ---------------------------------------------------------------------------------------------------
@@ -222,7 +285,12 @@ class FailoverService:
         async with self.transition:
             if self.runtime.role != Role.BACKUP:
                 return
-            _, steps = await promote(self.runtime, self.site, reason, peer_epoch + 1, how="automatic")
+            try:
+                _, steps = await promote(self.runtime, self.site, reason, peer_epoch + 1,
+                                         expected_epoch=self.runtime.epoch, how="automatic")
+            except RoleMoved as exc:
+                log.warning("automatic takeover abandoned: %s", exc)
+                return
         rel = self.runtime.relationship or {}
         subject, body = messages.takeover(self.runtime.name, str(rel.get("peer_name", "the old primary")), reason,
                                           [s.as_tuple() for s in steps])

@@ -38,11 +38,11 @@ class PeerClient:
 
     @classmethod
     def for_runtime(cls, runtime: AgentRuntime) -> PeerClient:
-        rel = runtime.relationship
+        rel = runtime.relationship_record
         if rel is None:
             raise PeerError("This appliance is in no failover relationship.")
-        return cls(rel["peer_host"], rel["peer_port"], rel["peer_cert_pem"], rel["peer_token"],
-                   what=f"the peer appliance {rel['peer_name']!r}")
+        return cls(rel.peer_host, rel.peer_port, rel.peer_cert_pem, rel.peer_token,
+                   what=f"the peer appliance {rel.peer_name!r}")
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}

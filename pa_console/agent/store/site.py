@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from pa_console.agent.errors import AgentError
 from pa_console.agent.store.db import Database
 from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash, sub_hash
 from pa_console.protocol.constants import CHUNK_SIZE
@@ -76,6 +77,29 @@ def delete_row(conn: sqlite3.Connection, kind: str, item_id: str) -> bool:
     return True
 
 
+class SiteWriteRefused(AgentError):
+    """A site-data write on an appliance that is not the one serving the site (a backup, or a fenced old primary)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(409, detail, "role")
+
+
+def check_writable(conn: sqlite3.Connection) -> None:
+    """Inside the write transaction: refuse unless this appliance may write site data.
+
+    Checked in the same transaction as the write, so a fence (role and epoch changed in one transaction) and a write
+    are ordered by SQLite's write lock: a write is either committed before the fence (and so kept aside if the peer
+    never confirmed it) or refused after it. Never acknowledged and then lost."""
+    role = conn.execute("SELECT value FROM local WHERE key = 'role'").fetchone()
+    fence = conn.execute("SELECT value FROM local WHERE key = 'fence'").fetchone()
+    if fence is not None:
+        raise SiteWriteRefused("This appliance is fenced: its peer became the primary at a higher epoch, so it no "
+                               "longer accepts site data or settings; write to the primary at the shared address.")
+    if role is not None and orjson.loads(role[0]) == "backup":
+        raise SiteWriteRefused("This appliance is a backup: it receives site data and settings from its primary "
+                               "with each sync; change them on the primary.")
+
+
 @dataclass
 class RecordingWritten:
     id: str
@@ -96,15 +120,18 @@ class SiteStore:
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.db.write() as conn:
+            check_writable(conn)
             upsert_rows(conn, "site_settings", [(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())])
 
     # -- users and sessions ---------------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, email: str, role: str) -> None:
         with self.db.write() as conn:
+            check_writable(conn)
             upsert_rows(conn, "users", [(user_id, name, email, role)])
 
     def add_sessions(self, rows: list[tuple[Any, ...]]) -> None:
         with self.db.write() as conn:
+            check_writable(conn)
             upsert_rows(conn, "sessions", rows)
 
     def exists(self, kind: str, item_id: str) -> bool:
@@ -114,6 +141,7 @@ class SiteStore:
 
     def delete(self, kind: str, item_id: str) -> bool:
         with self.db.write() as conn:
+            check_writable(conn)
             return delete_row(conn, kind, item_id)
 
     # -- recordings -----------------------------------------------------------------------------------------
@@ -141,6 +169,7 @@ class SiteStore:
         if buf or idx == 0:
             flush(bytes(buf))
         with self.db.write() as wconn:
+            check_writable(wconn)
             # A recording written again under its id may be shorter: its old tail is not part of it.
             wconn.execute("DELETE FROM recording_chunks WHERE recording_id = ? AND idx >= ?", (rid, idx))
             upsert_rows(wconn, "recordings", [(rid, size, sha.hexdigest(), CHUNK_SIZE)])

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from pa_console.agent.failover.authority import fence_of
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.store.db import open_connection
@@ -22,6 +23,15 @@ from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS
 from pa_console.agent.sync import staging
 from pa_console.agent.sync.blob_frames import FrameError, FrameParser
+from pa_console.agent.sync.disk import (
+    check_room,
+    free_bytes,
+    free_partial,
+    full_copy_needs,
+    full_disk_sentence,
+    human,
+    is_disk_full,
+)
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
@@ -33,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _BLOB_BATCH_ITEMS = 2000
 _WRITE_BATCH_BYTES = 4 * 1024 * 1024
+_MAX_FRAME_BYTES = 64 * 1024 * 1024  # a page of 5000 rows is ~1 MB as JSON or as a database image
 _QUEUE_DEPTH = 4  # batches in flight between network and disk: bounds memory to ~20 MiB
 
 
@@ -59,6 +70,9 @@ class SyncEngine:
         self.runtime = runtime
         self._lock = asyncio.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._current: asyncio.Task[Any] | None = None
+        self._cancelled_by: str | None = None
+        self._needed_bytes: int | None = None
 
     @property
     def running(self) -> bool:
@@ -83,7 +97,22 @@ class SyncEngine:
 
     async def run_once(self, trigger: str = "scheduled") -> SyncReport:
         async with self._lock:
-            return await self._sync(trigger)
+            self._current = asyncio.current_task()
+            try:
+                return await self._sync(trigger)
+            finally:
+                self._current = None
+
+    async def cancel(self, why: str) -> None:
+        """Stop the sync in flight (a takeover: nothing more is pulled from the old primary) and wait for it."""
+        task = self._current
+        if task is None or task.done():
+            return
+        self._cancelled_by = why
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            # Bounded: the apply, if it is already running in its thread, finishes or aborts on the role check.
+            await asyncio.wait_for(asyncio.shield(asyncio.gather(task, return_exceptions=True)), 10)
 
     async def _sync(self, trigger: str) -> SyncReport:
         rt = self.runtime
@@ -94,30 +123,51 @@ class SyncEngine:
         tracker = ProgressTracker(self._publish_progress)
         rt.sync_progress = tracker.progress
         rt.bus.publish(SyncStarted(trigger=trigger))
+        self._cancelled_by = None
+        self._needed_bytes = None
+        epoch = rt.epoch
         try:
             if rt.role != Role.BACKUP or rt.relationship is None:
                 raise SyncFailed("This appliance is not a backup in a failover relationship.")
+            fenced = await asyncio.to_thread(fence_of, rt)
+            if fenced is not None:
+                raise SyncFailed(fenced.sentence())
             client = PeerClient.for_runtime(rt)
             with cycle_collection_paused():
                 header = await self._pull_rows(client, tracker, report)
             await self._pull_recordings(client, tracker, report)
             tracker.phase("applying")
-            applied = await self._run(staging.apply, header["digest"], report)
+            applied = await self._run(staging.apply, header["digest"], report, epoch)
             tracker.close_phase()
             report.update(status=SyncStatus.OK, digest_ok=True, primary_digest=header["digest"],
-                          rows_applied=applied, phases_s=tracker.phases_s)
+                          rows_applied=applied, phases_s=tracker.phases_s, primary_store=header["store_id"],
+                          primary_seq=header["upto"])
+        except staging.RoleChanged as exc:
+            report.update(status=SyncStatus.FAILED, error=str(exc))
         except staging.IntegrityError as exc:
             await self._run(staging.forget_position)
             report.update(status=SyncStatus.FAILED, digest_ok=False, error=f"Integrity check failed: {exc}.")
         except (PeerError, SyncFailed) as exc:
             report.update(status=SyncStatus.FAILED, error=str(exc))
         except asyncio.CancelledError:
-            report.update(status=SyncStatus.FAILED, error="The sync was interrupted (the agent is stopping); "
-                                                          "the next sync continues where it stopped.")
+            why = self._cancelled_by or "the agent is stopping"
+            report.update(status=SyncStatus.FAILED, error=f"The sync was interrupted ({why}); nothing of it was "
+                                                          "applied, and the next sync continues where it stopped.")
             self._finish(report, t0)
             raise
         except Exception as exc:
-            log.exception("sync failed")
+            root = rt.identity.data_dir.root
+            if is_disk_full(exc, root):
+                free = await asyncio.to_thread(free_bytes, root)
+                try:
+                    await self._run(free_partial)
+                except Exception as cleanup:  # the report names the full disk either way
+                    log.warning("could not free what the failed sync had staged: %r", cleanup)
+                report.update(status=SyncStatus.FAILED, error=full_disk_sentence(root, self._needed_bytes, free)
+                              + " What this sync had staged was removed (the next sync fetches it again); the "
+                                "backup keeps its previous copy.")
+                return self._finish(report, t0)
+            log.exception("sync failed (%s)", getattr(exc, "sqlite_errorname", type(exc).__name__))
             report.update(status=SyncStatus.FAILED, error=f"The sync failed unexpectedly ({type(exc).__name__}); "
                                                           "see the agent log. The backup keeps its previous copy.")
         return self._finish(report, t0)
@@ -160,24 +210,40 @@ class SyncEngine:
                 raise SyncFailed("The primary runs another pa-agent version than this backup; run the same "
                                  "version on both appliances.")
             report["resumed"] = bool(header["resume_used"])
+            await self._check_room(header)
             await self._run(staging.begin, header)
             tracker.phase("rows", rows_total=sum(header["counts"].values()))
 
-            async def stage(item: tuple[str, list[list[Any]], int]) -> None:
-                await self._run(staging.stage_page, *item)
+            root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
 
-            writer: WriteBehind[tuple[str, list[list[Any]], int]] = WriteBehind(stage, _QUEUE_DEPTH)
+            async def stage(item: tuple[str, list[list[Any]] | bytes, int]) -> None:
+                check_room(root, db_path, 0)  # two system calls: cheap enough for the event loop
+                # A page of rows arrives as a small database image; it is checked and copied in the writer's thread.
+                kind, rows, last = item
+                if isinstance(rows, bytes):
+                    await self._run(staging.stage_image, kind, rows, last)
+                else:
+                    await self._run(staging.stage_page, kind, rows, last)
+
+            writer: WriteBehind[tuple[str, list[list[Any]] | bytes, int]] = WriteBehind(stage, _QUEUE_DEPTH)
             try:
                 while True:
                     page = await self._read_message(content, report)
-                    if page["k"] == "end":
+                    kind = page["k"]
+                    if kind == "end":
                         break
-                    if page["k"] not in KINDS and page["k"] != "tombstones":
+                    if kind in KINDS and "image" in page:
+                        image = await self._read_frame(content, report)
+                        await writer.put((kind, image, page["last"]))
+                        moved = int(page["n"])
+                    elif kind in KINDS or kind == "tombstones":
+                        await writer.put((kind, page["rows"], page["last"]))
+                        moved = len(page["rows"])
+                    else:
                         raise SyncFailed(f"The primary sent data of a kind this backup does not know "
-                                         f"({str(page['k'])[:40]!r}); run the same version on both appliances.")
-                    await writer.put((page["k"], page["rows"], page["last"]))
-                    report["rows_moved"] += len(page["rows"])
-                    tracker.add(rows=len(page["rows"]))
+                                         f"({str(kind)[:40]!r}); run the same version on both appliances.")
+                    report["rows_moved"] += moved
+                    tracker.add(rows=moved)
             except BaseException:
                 # Keep what arrived (the next sync resumes from it), but let the first error speak.
                 with contextlib.suppress(Exception):
@@ -186,20 +252,41 @@ class SyncEngine:
             await writer.close()
         return header
 
+    async def _check_room(self, header: dict[str, Any]) -> None:
+        """A full copy that cannot fit is refused before anything is staged (a copy half made fills the disk)."""
+        store_bytes = int(header.get("store_bytes") or 0)
+        if not header.get("full") or not store_bytes:
+            return
+        root = self.runtime.identity.data_dir.root
+        self._needed_bytes = full_copy_needs(store_bytes)
+        free = await asyncio.to_thread(free_bytes, root)
+        if free < self._needed_bytes:
+            raise SyncFailed(f"The full copy of the primary's data does not fit: it needs about "
+                             f"{human(self._needed_bytes)} and the data folder {root} has {human(free)} free. "
+                             "Free space there or give it a larger disk; nothing was copied.")
+
     @staticmethod
-    async def _read_message(content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
+    async def _read_frame(content: aiohttp.StreamReader, report: dict[str, Any]) -> bytes:
         try:
             (size,) = FRAME_HEADER.unpack(await content.readexactly(FRAME_HEADER.size))
+            if size > _MAX_FRAME_BYTES:
+                raise SyncFailed(f"The primary sent a message of {size} bytes, more than a page can hold; run the "
+                                 "same version on both appliances.")
             raw = await content.readexactly(size)
         except asyncio.IncompleteReadError as exc:
             raise SyncFailed("The primary's change stream ended early; the next sync continues from what "
                              "arrived.") from exc
         report["bytes_moved"] += size + FRAME_HEADER.size
-        doc: dict[str, Any] = orjson.loads(raw)
+        return raw
+
+    @classmethod
+    async def _read_message(cls, content: aiohttp.StreamReader, report: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = orjson.loads(await cls._read_frame(content, report))
         return doc
 
     async def _pull_recordings(self, client: PeerClient, tracker: ProgressTracker, report: dict[str, Any]) -> None:
         needed = await self._run(staging.needed_recordings)
+        self._needed_bytes = max(self._needed_bytes or 0, sum(n.missing_bytes for n in needed))
         tracker.phase("recordings", bytes_total=tracker.progress.bytes_done + sum(n.missing_bytes for n in needed))
         for start in range(0, len(needed), _BLOB_BATCH_ITEMS):
             batch = needed[start:start + _BLOB_BATCH_ITEMS]
@@ -216,7 +303,10 @@ class SyncEngine:
         """Chunks go to the writer in the pieces they arrived in (no join, no copy), ~4 MiB per transaction."""
         items = [[n.id, n.have_chunks] for n in batch]
 
+        root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
+
         async def write(chunks: list[tuple[str, int, staging.Pieces]]) -> None:
+            check_room(root, db_path, sum(len(p) for c in chunks for p in c[2]))
             await self._run(staging.write_chunks, chunks, hashes)
 
         writer: WriteBehind[list[tuple[str, int, staging.Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)

@@ -1,7 +1,8 @@
 """The primary's side of a pull: a consistent stream of what changed since a point, and recording content.
 
-Rows travel as NDJSON pages of arrays (orjson), the cheapest encoding measured here; each stream reads one SQLite
-snapshot on a connection of its own, so that what the backup gets is a state the primary really had."""
+Rows travel as pages: many rows as a small database image (page_image: copied in C on both sides), a few as
+JSON arrays (orjson); each stream reads one SQLite snapshot on a connection of its own, so that what the backup gets
+is a state the primary really had."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import orjson
 
 from pa_console.agent.store.rows import KINDS, digest_hex
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set
+from pa_console.agent.sync import page_image
 
 PAGE_ROWS = 5000
 # Version of the change stream: 2 sends each row's change number (the backup stages rows, not pages) and no
-# tombstones in a fresh full stream. Both sides check it, so mixed versions fail with a sentence, not a mess.
-FORMAT = 2
+# tombstones in a fresh full stream; 3 sends pages of many rows as database images (page_image).
+# Both sides check it, so mixed versions fail with a sentence, not a mess.
+FORMAT = 3
 FRAME_HEADER = struct.Struct("!I")
 
 
@@ -41,10 +44,20 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _store_bytes(conn: sqlite3.Connection) -> int:
+    """About what a full copy of this store takes on disk (its used pages), for the backup's space check."""
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0]) - int(conn.execute("PRAGMA freelist_count")
+                                                                      .fetchone()[0])
+    return pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
 def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[str, int],
             resume_store: str, resume_base: int) -> Iterator[bytes]:
     """Messages (each a 4-byte length and JSON): a header, then pages {"k": kind, "rows": [...], "last": seq}
-    and {"k": "tombstones", ...}, then {"k": "end"}. Length-prefixed because a page of rows is no "line"."""
+    and {"k": "tombstones", ...}, then {"k": "end"}. Length-prefixed because a page of rows is no "line".
+
+    A kind with many rows to send comes in pages {"k": kind, "n": rows, "last": seq, "image": bytes}, each followed
+    by one frame (4-byte length, then the bytes) holding the page as a database image (page_image)."""
     if store != own_store:
         since = 0  # the backup holds another store's numbers (or none): everything, from the start
     resume_used = resume_store == own_store and resume_base == since and bool(resume)
@@ -52,8 +65,10 @@ def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[
         resume = {}
     # A fresh full copy has nothing to delete, so it needs no tombstones (a continued one gets those after its start).
     kinds = [*KINDS, "tombstones"] if since or resume_used else list(KINDS)
-    conn = _open(db_path)
+    conn = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
     try:
+        page_image.attach(conn)
+        page_image.read_only_but_page(conn)
         conn.execute("BEGIN")
         upto = int(meta_get(conn, "last_seq", "0"))
         counts: dict[str, int] = {}
@@ -63,11 +78,15 @@ def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[
                                             (start,)).fetchone()[0])
         header = {"format": FORMAT, "store_id": own_store, "since": since, "full": since == 0,
                   "resume_used": resume_used, "upto": upto, "digest": digest_hex(get_digest_sum(conn)),
-                  "counts": counts}
+                  "counts": counts, "store_bytes": _store_bytes(conn)}
         yield message(header)
         for kind, cols in KINDS.items():
+            after = max(since, resume.get(kind, 0))
+            if counts[kind] >= page_image.MIN_ROWS:
+                yield from _image_pages(conn, kind, after)
+                continue
             cur = conn.execute(f"SELECT {', '.join(cols)}, seq FROM {kind} WHERE seq > ? ORDER BY seq",  # noqa: S608  # nosec B608
-                               (max(since, resume.get(kind, 0)),))
+                               (after,))
             yield from _pages(cur, kind)
         if "tombstones" in kinds:
             cur = conn.execute("SELECT kind, id, seq FROM tombstones WHERE seq > ? ORDER BY seq",
@@ -77,6 +96,17 @@ def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def _image_pages(conn: sqlite3.Connection, kind: str, after: int) -> Iterator[bytes]:
+    page_image.start_kind(conn, kind)
+    while True:
+        rows, last = page_image.fill(conn, kind, after, PAGE_ROWS)
+        if not rows:
+            return
+        data = page_image.image(conn)
+        yield message({"k": kind, "n": rows, "last": last, "image": len(data)}) + FRAME_HEADER.pack(len(data)) + data
+        after = last
 
 
 def _pages(cur: sqlite3.Cursor, kind: str) -> Iterator[bytes]:

@@ -20,6 +20,7 @@ import orjson
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS, MOD, digest_hex, hash_staged
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set, set_digest_sum
+from pa_console.agent.sync import page_image
 
 STAGING_KEY = "sync_staging"
 STATE_KEY = "sync_state"
@@ -47,8 +48,27 @@ def _insert_staged(conn: sqlite3.Connection, kind: str, rows: list[list[Any]]) -
         conn.executemany(one, rows[whole:])
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """A failed COMMIT (a full disk: SQLITE_FULL) has rolled back already; a second ROLLBACK would hide why."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 class IntegrityError(Exception):
     pass
+
+
+class RoleChanged(Exception):
+    """The appliance is no longer the backup at the epoch the sync started at: nothing pulled may be applied."""
+
+
+def check_still_backup(conn: sqlite3.Connection, expected_epoch: int) -> None:
+    """Inside the apply's transaction, so a takeover (its own transaction) and the apply are strictly ordered."""
+    role, epoch, fence = _local(conn, "role"), int(_local(conn, "epoch") or 0), _local(conn, "fence")
+    if role != "backup" or epoch != expected_epoch or fence is not None:
+        what = "fenced" if fence is not None else f"{role} at epoch {epoch}"
+        raise RoleChanged(f"This appliance became {what} while the sync ran (it started as backup at epoch "
+                          f"{expected_epoch}); nothing of what was pulled was applied.")
 
 
 def _local(conn: sqlite3.Connection, key: str) -> Any:
@@ -92,7 +112,7 @@ def begin(conn: sqlite3.Connection, header: dict[str, Any]) -> None:
         set_in(conn, STAGING_KEY, staging)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
@@ -101,20 +121,79 @@ def stage_page(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], last:
 
     Row hashes are computed here, while the primary is still producing pages, not in the final apply."""
     added = 0 if kind == "tombstones" else hash_staged(kind, rows)
+    _stage(conn, kind, rows, added, last)
+
+
+def stage_image(conn: sqlite3.Connection, kind: str, data: bytes, last: int) -> None:
+    """A page of rows as a database image (page_image), staged like `stage_page` but copied in SQLite.
+
+    The proof stays the backup's own: after the copy, each staged row's hash is taken over canonical bytes that
+    SQLite makes from the values as stored (`json_array(kind, columns...)`). Those are the bytes of
+    `rows.row_hash` when SQLite writes them as orjson does, which holds for text, integers and NULL; the primary's
+    hash of each row only serves to confirm it (equal SHA-256, equal bytes). A page where that is not confirmed
+    for every row is staged the old way instead (hashed with orjson, row by row in Python). So the digest still
+    sums hashes the backup computed from what it stores, and the scrub re-hashes stored rows to the same values."""
+    cols = ", ".join(KINDS[kind])
+    page = f"{page_image.SCHEMA}.{page_image.TABLE}"
+    try:
+        page_image.open_image(conn, kind, data)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            start = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM stage_{kind}").fetchone()[0]  # noqa: S608  # nosec B608
+            conn.execute(f"INSERT INTO stage_{kind} (seq, {cols}, rh) "  # noqa: S608  # nosec B608
+                         f"SELECT seq, {cols}, rh FROM {page} ORDER BY rowid")
+            lines = conn.execute(f"SELECT CAST(json_array(?, {cols}) AS BLOB), rh FROM stage_{kind} "  # noqa: S608  # nosec B608
+                                 "WHERE rowid > ? ORDER BY rowid", (kind, start)).fetchall()
+            sha256 = hashlib.sha256
+            hashes = [sha256(line).digest() for line, _ in lines]
+            if hashes == [rh for _, rh in lines]:
+                _record_page(conn, kind, len(lines), _sum_hashes(hashes), last)
+                conn.execute("COMMIT")
+                return
+            conn.execute("ROLLBACK")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        rows = [list(row) for row in conn.execute(f"SELECT {cols}, seq FROM {page} ORDER BY rowid")]  # noqa: S608  # nosec B608
+        added = hash_staged(kind, rows)
+    except sqlite3.OperationalError:
+        raise  # locked, busy, disk full: no fault of the page; what was staged before stays
+    except (page_image.ImageError, sqlite3.DatabaseError) as exc:
+        # DatabaseError: content of the image SQLite found malformed while copying it. Nothing of the page is staged.
+        if not isinstance(exc, page_image.ImageError):
+            page_image.forget(conn)
+        raise IntegrityError(f"the primary sent a page that cannot be staged ({exc}); nothing of it was staged and "
+                             "the next sync will fetch everything again") from exc
+    _stage(conn, kind, rows, added, last)
+
+
+def _sum_hashes(hashes: list[bytes]) -> int:
+    from_bytes = int.from_bytes
+    return sum([from_bytes(rh, "big") for rh in hashes])
+
+
+def _record_page(conn: sqlite3.Connection, kind: str, rows: int, added: int, last: int) -> None:
+    staging = _local(conn, STAGING_KEY)
+    if kind != "tombstones":
+        staging["rows"] += rows
+        staging["sum"] = str((int(staging["sum"]) + added) % MOD)
+    staging["resume"][kind] = last
+    set_in(conn, STAGING_KEY, staging)
+
+
+def _stage(conn: sqlite3.Connection, kind: str, rows: list[list[Any]], added: int, last: int) -> None:
+    """One page, one transaction, with its resume point: a crash loses at most the page in flight."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        staging = _local(conn, STAGING_KEY)
         if kind == "tombstones":
             conn.executemany("INSERT INTO stage_tombstones (kind, id, seq) VALUES (?, ?, ?)", rows)
         else:
             _insert_staged(conn, kind, rows)
-            staging["rows"] += len(rows)
-            staging["sum"] = str((int(staging["sum"]) + added) % MOD)
-        staging["resume"][kind] = last
-        set_in(conn, STAGING_KEY, staging)
+        _record_page(conn, kind, len(rows), added, last)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
@@ -203,7 +282,7 @@ def write_chunks(conn: sqlite3.Connection, chunks: Sequence[tuple[str, int, Piec
                         blob.write(piece)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
@@ -295,13 +374,18 @@ def _merge_in(conn: sqlite3.Connection, kind: str, offset: int) -> tuple[int, in
     return removed, applied
 
 
-def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]) -> int:
-    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches."""
+def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any],
+          expected_epoch: int | None = None) -> int:
+    """Apply what is staged in ONE transaction, check the digest inside it, and commit only if it matches.
+
+    With `expected_epoch`, only while this appliance is still the backup at that epoch (checked inside)."""
     staging = _local(conn, STAGING_KEY)
     if staging is None:
         raise IntegrityError("nothing is staged")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if expected_epoch is not None:
+            check_still_backup(conn, expected_epoch)
         several = staging["attempts"] > 1
         if several:
             for kind in KINDS:
@@ -335,7 +419,7 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
         conn.execute("COMMIT")
         return applied
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 

@@ -137,7 +137,9 @@ def test_automatic_failover_seen_from_the_console(console: Console, agents: Call
             Endpoint(host=beta.host, port=beta.port), Endpoint(host=alpha.host, port=alpha.port)
         ),
     )
-    console.wait(lambda: b.health is not None and b.health.last_sync_status == SyncStatus.OK, 30)
+    # A complete copy (issue 13: else the backup says it would not take over, and the console asks).
+    console.wait(lambda: b.health is not None and b.health.last_sync_status == SyncStatus.OK
+                 and b.health.copy_complete is True and b.blocked_reason is None, 30)
     # On the backup: the same shared address, automatic failover, a short timeout; all through the form.
     console.select(b)
     form = console.window.failover.settings

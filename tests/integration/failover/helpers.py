@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tests.harness import RunningAgent, SmtpSink, free_port, wait_until
-from tests.integration.sync.pair import KEY, configure, establish
+from tests.integration.sync.pair import KEY, configure, establish, sync_now
 
 _next_address = [20]
 
@@ -55,7 +55,9 @@ class Pair:
 
 
 def make_pair(agents: Callable[..., RunningAgent], smtp: SmtpSink, backup_email: dict[str, Any] | None = None,
-              **settings: Any) -> Pair:
+              synced: bool = True, **settings: Any) -> Pair:
+    """With `synced` (the default) the backup completes a first sync, so it holds a complete copy and may take
+    over automatically (issue 13: a backup without one never does)."""
     primary, backup = agents("alpha", key_hex=KEY), agents("beta", key_hex=KEY)
     shared = new_shared_address()
     values = {"primary_timeout_s": 5, "probe_interval_s": 0.5, "auto_failover": True, "shared_address": shared,
@@ -67,6 +69,9 @@ def make_pair(agents: Callable[..., RunningAgent], smtp: SmtpSink, backup_email:
         r = agent.request("PUT", "/api/v1/email", json=email)
         assert r.status_code == 200, r.text
     establish(primary, backup)
+    if synced:
+        assert sync_now(backup)["status"] == "ok"
+        assert backup.health()["copy_complete"] is True
     pair = Pair(primary, backup, shared, smtp)
     pair.wait_site("alpha")
     wait_until(lambda: backup.health()["primary_reachable"] is True, timeout=10, what="the backup to see its primary")

@@ -10,6 +10,7 @@ import pytest
 
 from tests.harness import RunningAgent, SmtpSink, free_port, wait_until
 from tests.integration.failover.helpers import events, make_pair, of_type, roles
+from tests.integration.sync.pair import sync_now
 
 
 class Sampler:
@@ -129,7 +130,12 @@ def test_without_auto_failover_the_backup_waits_and_says_so(agents: Callable[...
 @pytest.mark.timeout(90)
 def test_mail_failures_do_not_stop_the_countdown(agents: Callable[..., RunningAgent], smtp_sink: SmtpSink) -> None:
     dead_smtp = smtp_sink.config() | {"port": free_port()}  # nobody listens there
-    pair = make_pair(agents, smtp_sink, backup_email=dead_smtp, primary_timeout_s=3)
+    pair = make_pair(agents, smtp_sink, primary_timeout_s=3)
+    # The email configuration travels with the sync: set on the primary, it is the backup's after the next sync.
+    r = pair.primary.request("PUT", "/api/v1/email", json=dead_smtp)
+    assert r.status_code == 200, r.text
+    assert sync_now(pair.backup)["status"] == "ok"
+    assert pair.backup.get("/api/v1/email")["port"] == dead_smtp["port"]
     before = events(pair.backup)[-1]["id"]
     pair.primary.kill()
     pair.wait_site("beta", timeout=15)

@@ -19,7 +19,10 @@ class FakeRuntime:
         self.relationship: dict[str, Any] | None = {"peer_name": "alpha", "peer_host": "127.0.0.1"}
         self.settings = FailoverSettings(primary_timeout_s=4, probe_interval_s=1, auto_failover=True)
         self.local: Any = None  # replaced by ScriptedMonitor with get/set over local_store
-        self.local_store: dict[str, Any] = {}
+        # A backup that completed a sync of the primary's store: it may take over (issue 13).
+        self.local_store: dict[str, Any] = {"sync_state": {"store_id": "s1", "seq": 10}}
+        self.last_heartbeat_at: float | None = None
+        self.watch_status: Any = None
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.mails: list[str] = []
         self.primary_reachable: bool | None = None
@@ -39,6 +42,9 @@ class FakeService:
         self.blocker: str | None = None
 
     async def _ineligible(self) -> str | None:
+        return self.blocker
+
+    async def ineligible(self) -> str | None:
         return self.blocker
 
     async def automatic_takeover(self, reason: str, peer_epoch: int) -> None:
@@ -132,3 +138,51 @@ def test_not_a_backup_means_not_watching(monkeypatch: Any) -> None:
     runtime.role, runtime.relationship = Role.BACKUP, None
     drive(monitor, clock, 20)
     assert runtime.events == []
+
+
+def test_a_never_synced_backup_says_why_and_does_not_take_over(monkeypatch: Any) -> None:
+    runtime, service, monitor, clock = make(monkeypatch)
+    del runtime.local_store["sync_state"]
+    drive(monitor, clock, 2)
+    assert "never completed a sync" in str(runtime.watch_status.auto_takeover_blocked)
+    blocked = [d for t, d in runtime.events if t == EventType.TAKEOVER_BLOCKED.value]
+    assert blocked and blocked[-1]["blocked"] is True
+    monitor.primary_up = False
+    drive(monitor, clock, 12)
+    assert service.takeovers == [] and runtime.awaiting_manual_failover is True
+    # A sync completes while awaiting: the takeover happens then.
+    runtime.local_store["sync_state"] = {"store_id": "s1", "seq": 3}
+    drive(monitor, clock, 13)
+    assert len(service.takeovers) == 1
+
+
+def test_heartbeats_keep_a_backup_whose_probes_fail_from_taking_over(monkeypatch: Any) -> None:
+    runtime, service, monitor, clock = make(monkeypatch)
+    monitor.primary_up = False
+
+    async def go(until: float) -> None:
+        while clock[0] < until:
+            runtime.last_heartbeat_at = clock[0]  # the primary's heartbeats keep arriving
+            await monitor.step_once()
+            await asyncio.sleep(0)
+            await monitor.step_once()
+            clock[0] = round(clock[0] + 0.25, 6)
+
+    asyncio.run(go(15))
+    assert service.takeovers == [] and runtime.primary_reachable is True
+    assert runtime.watch_status.probes_ok is False
+    assert EventType.PRIMARY_LOST.value not in runtime.types()
+
+
+def test_a_primary_that_refuses_the_relationship_is_never_taken_over(monkeypatch: Any) -> None:
+    runtime, service, monitor, clock = make(monkeypatch)
+
+    async def refused(timeout: float) -> dict[str, Any]:
+        raise PeerError("The peer appliance does not know this token.", 401)
+
+    monitor._ping = refused  # type: ignore[method-assign]
+    drive(monitor, clock, 20)
+    assert service.takeovers == [] and runtime.primary_reachable is True
+    assert "no longer recognises" in str(runtime.watch_status.primary_refused)
+    assert [t for t in runtime.types() if t == EventType.PRIMARY_REFUSED.value] == ["primary_refused"]
+    assert runtime.mails.count("refused") == 1

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import KEY, Table, machine
+from bench.common import KEY, Table, machine, wait_sync
 from tests.harness import RunningAgent, free_port, start_agent, wait_until
 
 
@@ -48,6 +48,8 @@ def trial(base: Path, index: int, timeout_s: float, probe_s: float) -> float:
         ctx.check_hostname = False
         wait_until(lambda: _holder(shared, ctx) == primary.name, timeout=20, what="the primary to serve")
         wait_until(lambda: backup.health()["primary_reachable"] is True, timeout=20, what="the backup to watch")
+        # A backup takes over automatically only with a complete copy (issue 13): one sync first.
+        wait_sync(backup)
         time.sleep(2 * probe_s)
         t0 = time.monotonic()
         primary.kill()

@@ -110,6 +110,10 @@ class ConnectionGuard:
         conn.transport.abort()
 
 
+# How long a refused request's connection may linger after its answer before it is cut (see on_response_complete).
+REFUSED_LINGER_S = 0.2
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     guard: ClassVar[ConnectionGuard]
 
@@ -121,6 +125,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.guard.closed(self)
         super().connection_lost(exc)
 
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        if self.transport.is_closing() and cycle is not None and cycle.more_body:
+            # A refusal whose body was not read (401, 413...) closes the connection, but TLS's graceful close goes
+            # on reading, and discarding, whatever the client still sends: all 200 MB of a 200 MB body. The answer
+            # is already on its way; cut the connection after a short linger so the client can read it first.
+            self.loop.call_later(REFUSED_LINGER_S, self.transport.abort)
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self.guard.awaiting_headers(self)
+
     def on_headers_complete(self) -> None:
         self.guard.request_started(self)
         # For the front door: mark this connection evictable while it reads an unauthenticated body.
@@ -130,10 +145,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _set_evictable(self, yes: bool) -> None:
         self.guard.evictable(self, yes)
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self.guard.awaiting_headers(self)
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type[GuardedHttpProtocol]:

@@ -39,7 +39,8 @@ def snapshot(client: httpx.Client) -> dict[str, Any]:
         "health": {k: h.get(k) for k in STABLE_HEALTH},
         "settings": client.get("/api/v1/failover/settings").json(),
         "email": client.get("/api/v1/email").json(),
-        "digest": client.get("/api/v1/site/digest").json(),
+        # When the scrub last ran is not data: a scrub an earlier, accepted request started may finish meanwhile.
+        "digest": {k: v for k, v in client.get("/api/v1/site/digest").json().items() if k != "verified_at"},
     }
 
 

@@ -37,7 +37,9 @@ def test_a_200_mb_body_without_a_valid_token_is_refused_before_it_is_read(agents
         assert status == 401, body
         assert "token" in json.loads(body)["detail"]
         assert headers.get("connection") == "close"
-        assert sent < 200 * MB, "the agent read the whole body of an unauthenticated request"
+        # Not asserted on `sent`: after the agent's TLS close_notify, asyncio drops what the client still writes
+        # without an error, so the client's count says nothing about what the agent read. The agent's memory does.
+        del sent
     after = memory_kib(agent.proc.pid)
     growth = (after["VmHWM"] - before["VmHWM"]) / 1024
     print(f"peak RSS {before['VmHWM'] / 1024:.0f} -> {after['VmHWM'] / 1024:.0f} MB (+{growth:.1f} MB)")

@@ -19,7 +19,7 @@ import pytest
 
 from tests.harness import RunningAgent, SmtpSink, free_port, wait_until
 from tests.integration.operations.haproxy import Backend, HAProxy, haproxy_binary
-from tests.integration.sync.pair import KEY, configure, establish
+from tests.integration.sync.pair import KEY, configure, establish, sync_now
 
 pytestmark = pytest.mark.skipif(haproxy_binary() is None, reason="haproxy is not installed (.ci/run installs it)")
 
@@ -81,6 +81,8 @@ def balanced_pair(agents: Callable[..., RunningAgent], smtp_sink: SmtpSink,
     establish(alpha, beta)
     wait_until(lambda: alpha.health()["serving_shared_address"], timeout=15, what="alpha to serve the site")
     wait_until(lambda: beta.health()["primary_reachable"] is True, timeout=15, what="beta to see its primary")
+    sync_now(beta)  # a backup takes over automatically only with a complete copy (issue 13)
+    wait_until(lambda: beta.health().get("copy_complete") is True, timeout=15, what="beta to hold a complete copy")
     proxy = HAProxy(tmp_path, backends).start()
     try:
         yield alpha, beta, proxy

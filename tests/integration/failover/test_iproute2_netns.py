@@ -58,6 +58,10 @@ def test_the_shared_address_moves_and_the_client_follows(netns_allowed: None, tm
             wait_until(lambda: site_from_client() == "alpha", timeout=15, what="alpha serving the site")
             assert SHARED in lan.addresses("a") and SHARED not in lan.addresses("b")
             wait_until(lambda: beta.health()["primary_reachable"] is True, timeout=10, what="beta watching")
+            # A backup takes over automatically only with a complete copy (issue 13): one sync first.
+            status, body = beta.api("POST", "/api/v1/failover/sync")
+            assert status == 202, body
+            wait_until(lambda: beta.health().get("copy_complete") is True, timeout=30, what="beta's complete copy")
 
             # The primary's host dies: process killed, link gone (its stale address goes nowhere).
             t0 = time.monotonic()

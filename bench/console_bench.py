@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -94,13 +95,20 @@ async def console_with(agents: list[RunningAgent], work: asyncio.Future[object] 
 
 
 def run(args: argparse.Namespace) -> Table:
+    tmp = Path(tempfile.mkdtemp(prefix="pa-bench-console-"))
+    try:
+        return _run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the shared disk: leave nothing behind
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> Table:
     import qasync
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # closing the measured window must not end the event loop
-    tmp = Path(tempfile.mkdtemp(prefix="pa-bench-console-"))
     table = Table("Console", ["what", "measure", "result", "target"])
     starts = startup_seconds(tmp, 1 if args.quick else 5)
     table.add("start", "process start to first painted window, offscreen",

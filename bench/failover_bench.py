@@ -8,6 +8,7 @@ minus `primary_timeout_s`, over several trials with the loopback driver.
 from __future__ import annotations
 
 import argparse
+import shutil
 import ssl
 import statistics
 import tempfile
@@ -72,7 +73,10 @@ def main() -> int:
     args = parser.parse_args()
     trials = 1 if args.quick else args.trials
     base = Path(tempfile.mkdtemp(prefix="pa-bench-failover-"))
-    beyond = [trial(base, i, args.timeout, args.probe) for i in range(trials)]
+    try:
+        beyond = [trial(base, i, args.timeout, args.probe) for i in range(trials)]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)  # the shared disk: leave nothing behind
     table = Table("Failover", ["what", "trials", "median", "max", "target"])
     table.add(f"SIGKILL of the primary -> backup serves the shared address, minus primary_timeout_s "
               f"({args.timeout:g} s, probe {args.probe:g} s)", trials, f"{statistics.median(beyond):.2f} s",

@@ -82,7 +82,11 @@ class RelationshipDiagram(QWidget):
             )
             text_rect = QRectF(left.right(), y - line * 1.6, right.left() - left.right(), line * 1.4)
             painter.setPen(colour)
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, picture.link_label)
+            # Elided to the gap: a long label drawn centred ran under both boxes (the whole text is in the banner
+            # and the diagram's accessible description).
+            label = painter.fontMetrics().elidedText(picture.link_label, Qt.TextElideMode.ElideRight,
+                                                     int(text_rect.width()) - 4)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
         else:
             painter.setPen(colour)
             text_rect = QRectF(left.right() + margin, margin, self.width() - left.right() - 2 * margin, box_h)

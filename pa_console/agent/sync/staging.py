@@ -184,7 +184,8 @@ def _refused(exc: Exception) -> IntegrityError:
 def _read_back(conn: sqlite3.Connection, kind: str, cols: str, start: int) -> list[tuple[bytes, bytes]]:
     """Each row staged after `start`: its canonical bytes as SQLite writes them from the stored values, and the
     primary's hash. Rows that break the table's rules are left out (the caller counts them)."""
-    valid = " AND ".join(["typeof(seq) = 'integer'", *(f"{name} NOT NULL" for name in _not_null(conn, kind))])
+    # typeof(), not IS NOT NULL: SQLite takes a column declared NOT NULL at its word and drops that test.
+    valid = " AND ".join(["typeof(seq) = 'integer'", *(f"typeof({name}) != 'null'" for name in _not_null(conn, kind))])
     try:
         lines: list[tuple[bytes, bytes]] = conn.execute(
             f"SELECT CAST(json_array(?, {cols}) AS BLOB), rh FROM stage_{kind} "  # noqa: S608  # nosec B608

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 import sqlite3
 import uuid
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson

@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import orjson
+
 from pa_console.agent.eventbus import EventBus
 from pa_console.agent.failover.authority import Fence
 from pa_console.agent.failover.machine import copy_blocker
@@ -79,6 +81,15 @@ class AgentRuntime:
     def epoch(self) -> int:
         return int(self.local.get("epoch", 0))
 
+    def role_epoch(self) -> tuple[Role, int]:
+        """Role and epoch as one committed pair. Read one after the other, a fence (role and epoch in one
+        transaction) committing in between gave "primary at the new epoch": a peer that heard that at its own epoch
+        broke the tie by fingerprint and could step down, leaving the pair with no primary (seen under load)."""
+        rows = dict(self.db.connect().execute(
+            "SELECT key, value FROM local WHERE key IN ('role', 'epoch')").fetchall())  # one statement: one snapshot
+        role = Role(orjson.loads(rows["role"])) if "role" in rows else Role.STANDALONE
+        return role, int(orjson.loads(rows["epoch"])) if "epoch" in rows else 0
+
     def heartbeat_seen(self, epoch: int) -> None:
         """The primary's heartbeat arrived (may be called from a worker thread: one assignment)."""
         del epoch
@@ -126,7 +137,7 @@ class AgentRuntime:
 
     def health(self) -> Health:
         last = self.last_sync
-        role = self.role
+        role, epoch = self.role_epoch()
         settings = self.settings
         progress = self.sync_progress
         status = SyncStatus.RUNNING if progress is not None else (last.status if last else SyncStatus.NEVER)
@@ -141,7 +152,7 @@ class AgentRuntime:
             last_sync_status=status,
             primary_reachable=self.primary_reachable if role == Role.BACKUP else None,
             failover_in_s=self.failover_in_s() if role == Role.BACKUP else None,
-            epoch=self.epoch,
+            epoch=epoch,
             schema_version=SCHEMA_VERSION,
             fingerprint_sha256=self.identity.fingerprint,
             key_fingerprint=self.identity.key_fingerprint(),

@@ -26,6 +26,7 @@ from pa_console.agent.connections import (
     raise_fd_limit,
 )
 from pa_console.agent.identity import load_identity
+from pa_console.agent.log_flood import RepeatLimit
 from pa_console.agent.malloc import tune_for_bulk_transfer
 from pa_console.agent.paths import DataDir
 from pa_console.agent.runtime import AgentRuntime
@@ -54,7 +55,9 @@ def _configure_logging(data_dir: DataDir, level: str) -> None:
         rotating = logging.handlers.RotatingFileHandler(data_dir.log, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
         rotating.setFormatter(logging.Formatter(LOG_FORMAT))
         handlers.append(rotating)
+    limit = RepeatLimit()
     for handler in handlers:
+        handler.addFilter(limit)
         root.addHandler(handler)
 
 

@@ -38,3 +38,22 @@ def test_import_contracts_hold() -> None:
     """Qt stays in the console's views; the agent and the console never import each other."""
     proc = _run(_tool("lint-imports"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_views_do_no_io() -> None:
+    """Views bind to state and ask the services (Fleet, ApplianceCommands); they never call an agent's client,
+    a socket or a file themselves."""
+    import ast
+
+    offenders: list[str] = []
+    for path in sorted((REPO / "pa_console" / "console" / "views").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client":
+                offenders.append(f"{path.name}:{node.lineno} calls .client()")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                offenders += [f"{path.name}:{node.lineno} imports {n}" for n in names
+                              if n.split(".")[0] in ("httpx", "socket", "ssl", "aiohttp", "sqlite3")
+                              or n.startswith("pa_console.console.client.agent_client")]
+    assert offenders == []

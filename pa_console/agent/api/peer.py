@@ -105,7 +105,8 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
 
 @router.get("/ping", dependencies=[PeerAuth])
 def ping(runtime: Runtime) -> dict[str, Any]:
-    return {"name": runtime.name, "role": runtime.role.value, "epoch": runtime.epoch, "version": PRODUCT_VERSION,
+    role, epoch = runtime.role_epoch()
+    return {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION,
             "store_id": feed.store_id(runtime.db.connect())}
 
 
@@ -122,7 +123,8 @@ def heartbeat(body: Heartbeat, runtime: Runtime) -> dict[str, Any]:
     learns this appliance's role and epoch in the answer (an old primary fences when the answer outranks it)."""
     if body.role == Role.PRIMARY:
         runtime.heartbeat_seen(body.epoch)
-    return {"name": runtime.name, "role": runtime.role.value, "epoch": runtime.epoch, "version": PRODUCT_VERSION}
+    role, epoch = runtime.role_epoch()
+    return {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION}
 
 
 @router.delete("/relationship", dependencies=[PeerAuth])

@@ -39,6 +39,7 @@ STARTUP_CHECK_S = 6.0
 
 KEEP_ASIDE_RETRY_S = 30.0  # a fenced appliance whose keeping aside failed tries again this often
 HEARTBEAT_TIMEOUT_S = 2.0
+TIE_RECHECK_S = 0.2  # a peer that answered "primary at our epoch" is asked once more after this
 
 
 def guard_interval(probe_interval_s: float) -> float:
@@ -195,11 +196,35 @@ class FailoverService:
     async def check_peer(self) -> dict[str, Any] | None:
         """As primary: tell the peer we live (a heartbeat) and learn its role and epoch; fence if it is primary at
         a higher epoch. None: no answer."""
+        answer = await self._heartbeat()
+        if answer is None:
+            return None
+        role, own = self.runtime.role_epoch()
+        if role != Role.PRIMARY or answer.get("role") != Role.PRIMARY.value:
+            return answer
+        peer_epoch = int(answer.get("epoch", 0))
+        if peer_epoch == own:
+            # Role changes raise the epoch, so two primaries at one epoch should not exist; ask once more before
+            # yielding on a tie (an answer given while the peer was changing role must not make us step down).
+            await asyncio.sleep(TIE_RECHECK_S)
+            again = await self._heartbeat()
+            if again is None or again.get("role") != Role.PRIMARY.value:
+                return again
+            answer, peer_epoch = again, int(again.get("epoch", 0))
+            role, own = self.runtime.role_epoch()
+            if role != Role.PRIMARY:
+                return answer
+        if self._peer_wins(peer_epoch, own):
+            await self.split_brain_demote(str(answer.get("name", "the peer")), peer_epoch)
+        return answer
+
+    async def _heartbeat(self) -> dict[str, Any] | None:
         rt = self.runtime
         client = PeerClient.for_runtime(rt)
+        role, epoch = rt.role_epoch()
         try:
             answer: dict[str, Any] = await client.request(
-                "POST", "/peer/heartbeat", json={"name": rt.name, "role": rt.role.value, "epoch": rt.epoch},
+                "POST", "/peer/heartbeat", json={"name": rt.name, "role": role.value, "epoch": epoch},
                 timeout=HEARTBEAT_TIMEOUT_S)
         except PeerError as exc:
             if exc.status != 404:  # 404: an older peer without heartbeats; ask the old way
@@ -208,13 +233,9 @@ class FailoverService:
                 answer = await client.ping(timeout=HEARTBEAT_TIMEOUT_S)
             except PeerError:
                 return None
-        if self.runtime.role == Role.PRIMARY and answer.get("role") == Role.PRIMARY.value \
-                and self._peer_wins(int(answer.get("epoch", 0))):
-            await self.split_brain_demote(str(answer.get("name", "the peer")), int(answer.get("epoch", 0)))
         return answer
 
-    def _peer_wins(self, peer_epoch: int) -> bool:
-        own = self.runtime.epoch
+    def _peer_wins(self, peer_epoch: int, own: int) -> bool:
         if peer_epoch != own:
             return peer_epoch > own
         # Equal epochs cannot come from our own role changes, but be deterministic anyway: both sides compare the

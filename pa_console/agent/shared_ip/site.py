@@ -45,7 +45,8 @@ class SharedSite:
         return self._config if self.serving else None
 
     def _identify(self) -> dict[str, Any]:
-        return {"name": self.runtime.name, "role": self.runtime.role.value, "epoch": self.runtime.epoch}
+        role, epoch = self.runtime.role_epoch()
+        return {"name": self.runtime.name, "role": role.value, "epoch": epoch}
 
     def endpoints(self) -> Endpoints:
         rel = self.runtime.relationship or {}

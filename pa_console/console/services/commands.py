@@ -14,7 +14,18 @@ from pa_console.console.client.agent_client import AgentClient
 from pa_console.console.client.errors import AgentError
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.observable import Signal
-from pa_console.protocol.models import FailoverSettings, FailoverSettingsUpdate, RoleRequest, RoleResult
+from pa_console.protocol.models import (
+    EmailConfig,
+    EmailConfigUpdate,
+    EmailTestResult,
+    Endpoint,
+    FailoverSettings,
+    FailoverSettingsUpdate,
+    RelationshipInfo,
+    RoleRequest,
+    RoleResult,
+    SiteDigest,
+)
 
 T = TypeVar("T")
 
@@ -39,23 +50,25 @@ class Operation:
         self.busy = False
         self.error: str | None = None
         self.error_field: str | None = None  # the field an agent's error names, when it names one
+        self.failure: AgentError | None = None  # the whole error, for views that place it by field or category
         self.result: str | None = None
         self.changed: Signal[Operation] = Signal()
 
     def clear(self) -> None:
         self.error = self.error_field = self.result = None
+        self.failure = None
         self.changed.emit(self)
 
     async def run(self, work: Callable[[], Awaitable[T]], describe: Callable[[T], str] = lambda _r: "") -> T | None:
         """Run `work` unless already busy; busy is reset in `finally`, whatever happens."""
         if self.busy:
             return None
-        self.busy, self.error, self.error_field, self.result = True, None, None, None
+        self.busy, self.error, self.error_field, self.result, self.failure = True, None, None, None, None
         self.changed.emit(self)
         try:
             value = await work()
         except AgentError as exc:
-            self.error, self.error_field = exc.message, exc.field
+            self.error, self.error_field, self.failure = exc.message, exc.field, exc
             return None
         finally:
             self.busy = False
@@ -76,6 +89,8 @@ class ApplianceCommands:
         self.keys = Operation("keys")
         self.breaking = Operation("break")
         self.settings = Operation("settings")
+        self.email = Operation("email")
+        self.establishing = Operation("establish")
 
     def _peer_ids(self) -> list[str]:
         peer = self._fleet.peer_of(self.appliance_id)
@@ -133,3 +148,47 @@ class ApplianceCommands:
             return f"{here.name} and {there.name} now hold the same new key."
 
         return await self.keys.run(work, lambda text: text) is not None
+
+    async def site_digest(self) -> SiteDigest | None:
+        """What this appliance holds (for the break warning); None when it cannot be read now."""
+        try:
+            return await self._fleet.client(self.appliance_id).site_digest()
+        except AgentError:
+            return None
+
+    async def save_email(self, body: EmailConfigUpdate) -> EmailConfig | None:
+        saved = await self.email.run(lambda: self._fleet.client(self.appliance_id).update_email(body),
+                                     lambda _c: "Saved.")
+        if saved is not None:
+            self._fleet.state(self.appliance_id).set_email(saved)
+        return saved
+
+    async def send_test_email(self) -> EmailTestResult | None:
+        return await self.email.run(lambda: self._fleet.client(self.appliance_id).send_test_email())
+
+    async def establish(self, backup: Endpoint, reverse: Endpoint, backup_id: str | None,
+                        auto_failover: bool) -> tuple[bool, str | None]:
+        """Establish from this (the primary) to `backup`; then, if asked and the console knows the backup, turn on
+        its automatic failover. Returns whether it was established and, if the second step failed, why."""
+        established = False
+
+        async def work() -> RelationshipInfo:
+            nonlocal established
+            info = await self._fleet.client(self.appliance_id).establish(backup, reverse)
+            established = True
+            return info
+
+        await self.establishing.run(work)
+        if not established:
+            return False, None
+        problem: str | None = None
+        if backup_id is not None and auto_failover:
+            try:
+                saved = await self._fleet.client(backup_id).update_failover_settings(
+                    FailoverSettingsUpdate(auto_failover=True))
+                self._fleet.state(backup_id).set_settings(saved)
+            except AgentError as exc:
+                problem = (f"The relationship is established, but automatic failover could not be turned on at "
+                           f"{self._fleet.state(backup_id).name}: {exc.message}")
+        await self._fleet.refresh(self.appliance_id, *([backup_id] if backup_id else []))
+        return True, problem

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import ValidationError
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.views.asyncslot import async_slot
@@ -181,17 +180,17 @@ class EmailPane(QWidget):
             return False
         self._busy = True
         self.refresh_view()
+        commands = self._fleet.commands(state.id)
         try:
-            saved = await self._fleet.client(state.id).update_email(body)
-            self.password.clear()
-            state.set_email(saved)
-            return True
-        except AgentError as exc:
-            show_error(self.error, exc.message)
-            return False
+            saved = await commands.save_email(body)
         finally:
             self._busy = False
             self.refresh_view()
+        if saved is None:
+            show_error(self.error, commands.email.error)
+            return False
+        self.password.clear()
+        return True
 
     @async_slot
     async def send_test(self) -> None:
@@ -205,18 +204,20 @@ class EmailPane(QWidget):
         self.refresh_view()
         self.answer.setText("Sending…")
         self.answer.setVisible(True)
+        commands = self._fleet.commands(state.id)
         try:
-            result = await self._fleet.client(state.id).send_test_email()
-            code = f" ({result.code})" if result.code is not None else ""
-            verdict = "Sent" if result.ok else "Not sent"
-            self.answer.setText(f"{verdict}. The SMTP server answered{code}: {result.message}")
-            set_role(self.answer, "hint" if result.ok else "error")
-        except AgentError as exc:
-            self.answer.setText(exc.message)
-            set_role(self.answer, "error")
+            result = await commands.send_test_email()
         finally:
             self._busy = False
             self.refresh_view()
+        if result is None:
+            self.answer.setText(commands.email.error or "The test mail could not be sent.")
+            set_role(self.answer, "error")
+            return
+        code = f" ({result.code})" if result.code is not None else ""
+        verdict = "Sent" if result.ok else "Not sent"
+        self.answer.setText(f"{verdict}. The SMTP server answered{code}: {result.message}")
+        set_role(self.answer, "hint" if result.ok else "error")
 
     def _dirty(self) -> bool:
         if self._loaded is None:

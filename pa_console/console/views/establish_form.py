@@ -32,7 +32,7 @@ from pa_console.console.views.widgets import (
     set_role,
     show_error,
 )
-from pa_console.protocol.models import Endpoint, FailoverSettingsUpdate, Role
+from pa_console.protocol.models import Endpoint, Role
 
 
 def field_of_error(exc: AgentError) -> str:
@@ -243,29 +243,26 @@ class EstablishForm(QWidget):
         self.establish_button.setEnabled(False)
         for label in (self.error, self.backup.agent_error, self.reverse.agent_error):
             show_error(label, None)
+        backup = self.backup_state()
+        commands = self._fleet.commands(primary.id)
         try:
-            await self._fleet.client(primary.id).establish(self.backup.endpoint(), self.reverse.endpoint())
-        except AgentError as exc:
-            target = field_of_error(exc)
-            label = {"backup": self.backup.agent_error, "reverse": self.reverse.agent_error}.get(target, self.error)
-            show_error(label, exc.message)
-            if target == "key":
-                self.key_check.setText(exc.message)
-                set_role(self.key_check, "error")
-            return
+            established, problem = await commands.establish(self.backup.endpoint(), self.reverse.endpoint(),
+                                                     backup.id if backup is not None else None,
+                                                     self.auto_failover.isChecked())
         finally:
             self._busy = False
             self.revalidate()
-        backup = self.backup_state()
-        if backup is not None and self.auto_failover.isChecked():
-            try:
-                saved = await self._fleet.client(backup.id).update_failover_settings(
-                    FailoverSettingsUpdate(auto_failover=True))
-                backup.set_settings(saved)
-            except AgentError as exc:
-                show_error(self.error, f"The relationship is established, but automatic failover could not be turned "
-                                       f"on at {backup.name}: {exc.message}")
-        await self._fleet.refresh(primary.id, *([backup.id] if backup else []))
+        failure = commands.establishing.failure
+        if not established and failure is not None:
+            target = field_of_error(failure)
+            label = {"backup": self.backup.agent_error, "reverse": self.reverse.agent_error}.get(target, self.error)
+            show_error(label, failure.message)
+            if target == "key":
+                self.key_check.setText(failure.message)
+                set_role(self.key_check, "error")
+            return
+        if problem is not None:
+            show_error(self.error, problem)
 
     def edits(self) -> list[QLineEdit | QSpinBox]:
         return [self.backup.host, self.backup.port, self.reverse.host, self.reverse.port]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
-from pa_console.console.client.errors import AgentError
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.formatting import human_bytes
@@ -205,14 +204,12 @@ class FailoverPane(QScrollArea):
         ]
         if backup is not None:
             what = "all the site data it received by synchronisation"
-            try:
-                digest = await self._fleet.client(backup.id).site_digest()
+            digest = await self._fleet.commands(backup.id).site_digest()
+            if digest is not None:
                 what = (
                     f"its synchronised site data: {digest.sessions:,} sessions and {digest.recordings:,} "
                     f"recordings ({human_bytes(digest.recording_bytes)})"
                 )
-            except AgentError:
-                pass
             lines.append(f"On the backup {backup.name}, {what} will be DELETED.")
         else:
             lines.append(f"On the backup ({peer_name}), all the site data it received by synchronisation is DELETED.")

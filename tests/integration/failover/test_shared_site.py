@@ -23,7 +23,8 @@ from tests.harness import free_port
 
 def fake_runtime(tmp_path: Path, name: str, shared: SharedAddress, peer_host: str = "127.0.0.1") -> Any:
     identity = create_identity(DataDir(tmp_path / name), name, None, [])
-    return SimpleNamespace(name=name, role=Role.PRIMARY, epoch=3, identity=identity, listen="127.0.0.1:4000",
+    return SimpleNamespace(name=name, role=Role.PRIMARY, epoch=3, role_epoch=lambda: (Role.PRIMARY, 3),
+                           identity=identity, listen="127.0.0.1:4000",
                            settings=FailoverSettings(shared_address=shared),
                            relationship={"peer_host": peer_host}, serving_shared_address=False)
 

@@ -155,7 +155,7 @@ def rows_and_incremental(base: Path, rows: int, table: Table) -> None:
     primary, backup = establish_pair(base)
     seed(primary, rows, 0)
     start_and_link(primary, backup)
-    report = wait_sync(backup)
+    report = wait_sync(backup, interval=0.25)
     assert report["status"] == "ok", report
     table.add("session rows alone", f"{rows} rows", f"{report['rows_moved'] / report['duration_s']:.0f} rows/s",
               f"{report['duration_s']:.2f} s", f"target >= 300k rows/s; {phases(report)}")
@@ -205,7 +205,7 @@ def rows_compare(base: Path, rows: int, rounds: int, other: Path, table: Table) 
             try:
                 assert primary.proc is not None and backup.proc is not None
                 before = cpu_s(primary.proc.pid), cpu_s(backup.proc.pid)
-                report = wait_sync(backup)
+                report = wait_sync(backup, interval=0.25)
                 assert report["status"] == "ok", report
                 runs[name].append({"rate": report["rows_moved"] / report["duration_s"], "s": report["duration_s"],
                                    "primary": cpu_s(primary.proc.pid) - before[0],

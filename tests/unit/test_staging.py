@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from pa_console.agent.store.site import SiteStore, delete_row, digest_in, upsert
 from pa_console.agent.sync import feed, page_image, staging
 
 
-def _pull(primary: Database, backup: sqlite3.Connection, stop_after: int | None = None) -> bool:
-    """One pull attempt; `stop_after` pages, it breaks off as a dropped connection would. True if applied."""
+def _pull(primary: Database, backup: sqlite3.Connection, stop_after: int | None = None,
+          tamper: Callable[[bytes], bytes] = lambda image: image) -> bool:
+    """One pull attempt; `stop_after` pages, it breaks off as a dropped connection would. True if applied.
+    `tamper` changes each page image on its way."""
     store, seq, stg = staging.sync_position(backup)
     own = feed.store_id(primary.connect())
     stream = feed.changes(primary.path, own, seq, store, stg["resume"] if stg else {},
@@ -40,7 +43,7 @@ def _pull(primary: Database, backup: sqlite3.Connection, stop_after: int | None 
                 return False
             if "image" in page:  # many rows: the header, then a frame holding the page's database image
                 assert message[4 + size:8 + size] == feed.FRAME_HEADER.pack(page["image"])
-                staging.stage_image(backup, page["k"], message[8 + size:], page["last"])
+                staging.stage_image(backup, page["k"], tamper(message[8 + size:]), page["last"])
             else:
                 staging.stage_page(backup, page["k"], page["rows"], page["last"])
     finally:
@@ -175,24 +178,79 @@ def test_values_sqlite_writes_unlike_orjson_are_hashed_the_orjson_way(tmp_path: 
     backup_db.close()
 
 
+def _wrong_claims(image: bytes) -> bytes:
+    """The page's rows with hash claims that are wrong: one row's is another's, one row's is zeros."""
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(image)
+    conn.execute("UPDATE rows SET rh = (SELECT rh FROM rows ORDER BY rowid DESC LIMIT 1) WHERE rowid = 1")
+    conn.execute("UPDATE rows SET rh = zeroblob(32) WHERE rowid = 2")
+    conn.commit()
+    return conn.serialize()
+
+
+def test_pages_whose_hash_claims_are_wrong_are_hashed_from_what_is_stored(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The primary's row hashes only confirm the backup's own: a page where they are wrong is staged with the
+    hashes of the values as stored (orjson), so the stored rows, their hashes and the digest still hold."""
+    monkeypatch.setattr(page_image, "MIN_ROWS", 1)
+    monkeypatch.setattr(feed, "PAGE_ROWS", 5)
+    rng = random.Random(11)
+    primary = Database(tmp_path / "primary.db")
+    backup_db = Database(tmp_path / "backup.db")
+    with primary.write() as conn:
+        upsert_rows(conn, "sessions", [_session(rng) for _ in range(23)])
+    backup = backup_db.connect()
+    assert _pull(primary, backup, tamper=_wrong_claims)
+    assert _rows(backup) == _rows(primary.connect())
+    assert digest_in(backup).sha256 == SiteStore(primary).digest().sha256
+    _hashes_hold(backup)
+    primary.close()
+    backup_db.close()
+
+
 def _begin_full(backup: sqlite3.Connection) -> None:
     staging.begin(backup, {"resume_used": False, "store_id": "s", "since": 0, "upto": 10})
 
 
-@pytest.mark.parametrize("image", ["garbage", "extra trigger", "other kind", "text change number", "blob value"])
+@pytest.mark.parametrize("image", ["garbage", "extra trigger", "other kind", "undeclared columns", "other collation",
+                                   "text change number", "blob value", "null key", "null value"])
 def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path, image: str) -> None:
+    """Whatever the image holds that the staging table would not (its own schema, or values the table's rules
+    refuse: the copy is record by record, so nothing converts or refuses them on the way), nothing is staged."""
     backup_db = Database(tmp_path / "backup.db")
     backup = backup_db.connect()
     _begin_full(backup)
     maker = sqlite3.connect(":memory:")
     kind = "users" if image == "other kind" else "sessions"
-    maker.execute(f"CREATE TABLE rows ({', '.join(page_image.columns(kind))})")
+    declared = page_image.declaration(backup, kind)
+    if image == "undeclared columns":
+        declared = ", ".join(page_image.columns(kind))
+    if image == "other collation":
+        declared = declared.replace("id TEXT NOT NULL", "id TEXT COLLATE NOCASE NOT NULL", 1)
+    maker.execute(f"CREATE TABLE rows ({declared})")
     if image == "extra trigger":
         maker.execute("CREATE TRIGGER t AFTER INSERT ON rows BEGIN SELECT 1; END")
-    if image in ("text change number", "blob value"):
-        maker.execute("INSERT INTO rows VALUES ('s1', 'u', 't', 'ssh', 'x', NULL, ?, ?, ?)",
-                      (b"\x00" if image == "blob value" else None, "7" if image == "text change number" else 7,
-                       b"\x00" * 32))
+    row: list[Any] = ["s1", "u", "t", "ssh", "x", None, None, 7, b"\x00" * 32]
+    if image == "blob value":
+        row[6] = b"\x00"
+    if image == "text change number":
+        row[7] = "7"
+    if image == "null key":
+        row[0] = None
+    if image == "null value":
+        row[3] = None
+    if image in ("text change number", "blob value", "null key", "null value"):
+        # Written as the primary would not: around the declared types and constraints, as a broken or hostile
+        # primary could (the image is only bytes).
+        maker.execute("PRAGMA ignore_check_constraints=ON")
+        maker.execute(f"CREATE TABLE loose ({', '.join(page_image.columns(kind))})")
+        maker.execute("INSERT INTO loose VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        maker.execute("PRAGMA writable_schema=ON")
+        sql = maker.execute("SELECT sql FROM sqlite_master WHERE name = 'rows'").fetchone()[0]
+        maker.execute("DELETE FROM sqlite_master WHERE name = 'rows'")
+        maker.execute("UPDATE sqlite_master SET name = 'rows', tbl_name = 'rows', sql = ? WHERE name = 'loose'",
+                      (sql,))
+        maker.execute("PRAGMA writable_schema=OFF")
     data = b"SQLite format 3\x00" + b"\xff" * 5000 if image == "garbage" else maker.serialize()
     with pytest.raises(staging.IntegrityError, match="nothing of it was staged"):
         staging.stage_image(backup, "sessions", data, 5)
@@ -200,6 +258,21 @@ def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path,
     assert not backup.in_transaction
     assert staging.sync_position(backup)[2]["resume"] == {"tombstones": 10}
     backup_db.close()
+
+
+def test_a_page_declared_like_the_staging_table_is_copied_record_by_record(tmp_path: Path) -> None:
+    """What makes the copy cheap (SQLite's transfer of whole records) holds for the pages the primary makes, and
+    the staging tables keep the columns the page images carry, in that order."""
+    db = Database(tmp_path / "site.db")
+    conn = db.connect()
+    page_image.attach(conn)
+    for kind in KINDS:
+        names = tuple(r[1] for r in conn.execute(f"PRAGMA table_info(stage_{kind})"))
+        assert names == page_image.columns(kind)
+        page_image.start_kind(conn, kind)
+        ops = {r[1] for r in conn.execute(f"EXPLAIN INSERT INTO stage_{kind} SELECT * FROM page.rows")}
+        assert "RowData" in ops and "Column" not in ops, kind
+    db.close()
 
 
 def _page_kinds(primary: Database) -> list[tuple[str, bool]]:

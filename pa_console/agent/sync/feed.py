@@ -21,9 +21,10 @@ from pa_console.agent.sync import page_image
 
 PAGE_ROWS = 5000
 # Version of the change stream: 2 sends each row's change number (the backup stages rows, not pages) and no
-# tombstones in a fresh full stream; 3 sends pages of many rows as database images (page_image).
+# tombstones in a fresh full stream; 3 sends pages of many rows as database images (page_image); 4 declares the
+# image's table like the backup's staging table (copied record by record; a backup refuses other images).
 # Both sides check it, so mixed versions fail with a sentence, not a mess.
-FORMAT = 3
+FORMAT = 4
 FRAME_HEADER = struct.Struct("!I")
 
 

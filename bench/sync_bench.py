@@ -42,6 +42,7 @@ from bench.common import (
     wait_until,
 )
 from bench.ssh_reference import RsyncOverSsh
+from pa_console.agent.store.blobs import blob_root
 from tests.harness import init_agent
 
 MB = 1_000_000
@@ -58,13 +59,10 @@ def export_recordings(db: Path, out: Path) -> int:
     out.mkdir(parents=True)
     total = 0
     with sqlite3.connect(db) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM recordings")]
-        for rid in ids:
-            with open(out / rid, "wb") as fh:
-                for (data,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? ORDER BY idx",
-                                            (rid,)):
-                    fh.write(data)
-                    total += len(data)
+        rows = conn.execute("SELECT id, sha256 FROM recordings").fetchall()
+    for rid, sha in rows:
+        shutil.copyfile(blob_root(db) / "by-sha256" / sha, out / rid)
+        total += (out / rid).stat().st_size
     return total
 
 

@@ -35,6 +35,7 @@ from pa_console.agent.sync.disk import (
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
+from pa_console.agent.sync.recording_files import ContentError, PartialFiles, Pieces
 from pa_console.protocol.events import SyncFailed as SyncFailedEvent
 from pa_console.protocol.events import SyncFinished, SyncProgressed, SyncStarted
 from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatus
@@ -139,6 +140,7 @@ class SyncEngine:
             tracker.phase("applying")
             applied = await self._run(staging.apply, header["digest"], report, epoch)
             tracker.close_phase()
+            await self._collect()
             report.update(status=SyncStatus.OK, digest_ok=True, primary_digest=header["digest"],
                           rows_applied=applied, phases_s=tracker.phases_s, primary_store=header["store_id"],
                           primary_seq=header["upto"])
@@ -171,6 +173,13 @@ class SyncEngine:
             report.update(status=SyncStatus.FAILED, error=f"The sync failed unexpectedly ({type(exc).__name__}); "
                                                           "see the agent log. The backup keeps its previous copy.")
         return self._finish(report, t0)
+
+    async def _collect(self) -> None:
+        """Files of recordings the apply removed (deleted on the primary, or replaced by a full copy) go."""
+        try:
+            await self._run(self.runtime.db.blobs.collect)
+        except (OSError, sqlite3.Error) as exc:  # collected at the next sync or start
+            log.warning("could not remove unused recording files: %r", exc)
 
     def _finish(self, report: dict[str, Any], t0: float) -> SyncReport:
         rt = self.runtime
@@ -290,27 +299,37 @@ class SyncEngine:
         tracker.phase("recordings", bytes_total=tracker.progress.bytes_done + sum(n.missing_bytes for n in needed))
         for start in range(0, len(needed), _BLOB_BATCH_ITEMS):
             batch = needed[start:start + _BLOB_BATCH_ITEMS]
-            hashes = staging.RecordingHashes(batch)
-            await self._pull_blob_batch(client, batch, hashes, tracker, report)
-            damaged = await self._run(staging.drop_damaged, hashes)
-            if damaged:
-                raise SyncFailed(f"Recording {damaged[0]} arrived damaged (its SHA-256 does not match); it will be "
-                                 "fetched again at the next sync.")
+            files = PartialFiles(self.runtime.db.blobs, batch)
+            try:
+                await self._pull_blob_batch(client, batch, files, tracker, report)
+            finally:
+                files.close()
+            if files.damaged:
+                raise SyncFailed(f"Recording {files.damaged[0]} arrived damaged (its SHA-256 does not match); it will "
+                                 "be fetched again at the next sync.")
+        # The apply commits rows that reference files already in place: every one must be here by now.
+        left = await self._run(staging.needed_recordings)
+        if left:
+            raise SyncFailed(f"Recording {left[0].id} did not arrive whole; the next sync fetches it again.")
 
     async def _pull_blob_batch(self, client: PeerClient, batch: list[staging.NeededRecording],
-                               hashes: staging.RecordingHashes, tracker: ProgressTracker,
-                               report: dict[str, Any]) -> None:
-        """Chunks go to the writer in the pieces they arrived in (no join, no copy), ~4 MiB per transaction."""
+                               files: PartialFiles, tracker: ProgressTracker, report: dict[str, Any]) -> None:
+        """Chunks go to the writer's thread in the pieces they arrived in (no join, no copy), ~4 MiB a hand-over,
+        and from there into their partial files (sync/recording_files.py)."""
         items = [[n.id, n.have_chunks] for n in batch]
 
         root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
 
-        async def write(chunks: list[tuple[str, int, staging.Pieces]]) -> None:
+        async def write(chunks: list[tuple[str, int, Pieces]]) -> None:
             check_room(root, db_path, sum(len(p) for c in chunks for p in c[2]))
-            await self._run(staging.write_chunks, chunks, hashes)
+            try:
+                await asyncio.to_thread(files.write, chunks)
+            except ContentError as exc:
+                raise SyncFailed(f"The primary's recording stream could not be stored ({exc}); the next sync "
+                                 "continues from what arrived.") from exc
 
-        writer: WriteBehind[list[tuple[str, int, staging.Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)
-        pending: list[tuple[str, int, staging.Pieces]] = []
+        writer: WriteBehind[list[tuple[str, int, Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)
+        pending: list[tuple[str, int, Pieces]] = []
         pending_bytes = 0
         try:
             async with client.stream("POST", "/peer/blobs", json={"items": items}) as content:

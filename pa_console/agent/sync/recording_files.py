@@ -1,0 +1,151 @@
+"""The backup's writing of recording content as it arrives: straight into a partial file per recording.
+
+Chunks come in order (the primary sends each recording's chunks from the first one missing here), so a partial file
+only grows, and what it holds after a crash is whole chunks plus perhaps the start of one: a download resumes from
+its whole chunks (`staging.needed_recordings`). The SHA-256 is taken as the bytes are written (a resumed download
+first re-reads what the partial holds); when the last chunk is written the hash is checked, the file fsynced and
+renamed to its SHA-256 (store/blobs.py). A file whose bytes do not hash to its recording's SHA-256 (damaged on the
+way, or a partial that lost its tail in a power cut) is removed, so the next sync fetches it whole again.
+
+Durability overlaps the network: after each chunk the kernel is asked to start writing it back
+(`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait), so the fsync when a file is finished finds little
+left to write. Every finished file is fsynced before it is renamed, and the folder after the renames of a batch,
+before the apply commits the rows that reference them."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pa_console.agent.store.blobs import BlobStore, fsync_dir, write_all
+from pa_console.agent.sync.staging import NeededRecording
+
+Pieces = Sequence[bytes | memoryview]
+
+_SYNC_FILE_RANGE_WRITE = 2
+_READ_BACK = 1024 * 1024
+
+
+def _load_sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def start_write_back(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range to the disk now; returns at once (a hint: failures are ignored)."""
+    if _sync_file_range is not None and length:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+class ContentError(Exception):
+    pass
+
+
+@dataclass
+class _Open:
+    rec: NeededRecording
+    fd: int
+    sha: Any
+    size: int
+    next_chunk: int
+
+
+@dataclass
+class PartialFiles:
+    """The recordings of one /peer/blobs batch, written into their partial files. Used by one thread at a time."""
+
+    store: BlobStore
+    batch: list[NeededRecording]
+    damaged: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+    _open: dict[str, _Open] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_id = {r.id: r for r in self.batch}
+        self.store.ensure()
+
+    def write(self, chunks: Sequence[tuple[str, int, Pieces]]) -> None:
+        """Write (and hash) chunks in the pieces they arrived in; finish each recording whose last chunk came."""
+        renamed = False
+        for rid, idx, pieces in chunks:
+            entry = self._open.get(rid) or self._start(rid)
+            if idx != entry.next_chunk:
+                raise ContentError(f"chunk {idx} of recording {rid[:80]} arrived out of order")
+            offset = entry.size
+            for piece in pieces:
+                entry.sha.update(piece)
+            written = write_all(entry.fd, pieces)
+            entry.size += written
+            entry.next_chunk += 1
+            start_write_back(entry.fd, offset, written)
+            if entry.next_chunk >= entry.rec.chunks:
+                renamed |= self._finish(entry)
+        if renamed:
+            fsync_dir(self.store.final)
+
+    def _start(self, rid: str) -> _Open:
+        rec = self._by_id.get(rid)
+        if rec is None:
+            raise ContentError(f"the primary sent recording {rid[:80]}, which this batch did not ask for")
+        path = self.store.partial_path(rec.sha256)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            keep = rec.have_chunks * rec.chunk_size
+            if os.fstat(fd).st_size < keep:
+                # Shorter than when the batch was planned: the next sync plans again from what it holds.
+                raise ContentError(f"the partial file of recording {rid[:80]} shrank")
+            os.ftruncate(fd, keep)
+            sha = hashlib.sha256()
+            done = 0
+            while done < keep:
+                data = os.pread(fd, min(_READ_BACK, keep - done), done)
+                if not data:
+                    break
+                sha.update(data)
+                done += len(data)
+            os.lseek(fd, keep, os.SEEK_SET)
+        except BaseException:
+            os.close(fd)
+            raise
+        entry = _Open(rec, fd, sha, keep, rec.have_chunks)
+        self._open[rid] = entry
+        return entry
+
+    def _finish(self, entry: _Open) -> bool:
+        rec = entry.rec
+        del self._open[rec.id]
+        partial = self.store.partial_path(rec.sha256)
+        try:
+            if entry.size != rec.size or entry.sha.hexdigest() != rec.sha256:
+                self.damaged.append(rec.id)
+                with contextlib.suppress(OSError):
+                    partial.unlink()
+                return False
+            os.fdatasync(entry.fd)
+        finally:
+            os.close(entry.fd)
+        self.store.install_unsynced(partial, rec.sha256)
+        self.finished.append(rec.id)
+        return True
+
+    def close(self) -> None:
+        """Close what is open; the partial files stay (the next sync resumes from their whole chunks)."""
+        for entry in self._open.values():
+            with contextlib.suppress(OSError):
+                os.close(entry.fd)
+        self._open.clear()

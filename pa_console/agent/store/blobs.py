@@ -85,27 +85,43 @@ class BlobStore:
             return None
 
     # -- writing ----------------------------------------------------------------------------------------------
+    def _hold(self, sha: str) -> None:
+        with self._lock:
+            self._pending[sha] = self._pending.get(sha, 0) + 1
+
+    def _release(self, sha: str) -> None:
+        with self._lock:
+            left = self._pending[sha] - 1
+            if left:
+                self._pending[sha] = left
+            else:
+                del self._pending[sha]
+
     @contextlib.contextmanager
     def pending(self, sha: str) -> Iterator[None]:
         """Hold while a file is in place but its row is not committed yet: this process's collector skips it."""
-        with self._lock:
-            self._pending[sha] = self._pending.get(sha, 0) + 1
+        self._hold(sha)
         try:
             yield
         finally:
-            with self._lock:
-                left = self._pending[sha] - 1
-                if left:
-                    self._pending[sha] = left
-                else:
-                    del self._pending[sha]
+            self._release(sha)
 
-    def write(self, chunks: Iterable[bytes | memoryview], expected_sha: str | None = None) -> tuple[str, int]:
+    @contextlib.contextmanager
+    def written(self, chunks: Iterable[bytes | memoryview]) -> Iterator[tuple[str, int]]:
+        """`write`, with the file held pending from before its rename until the block (which commits the row that
+        references it, checking inside its transaction that the file is there) is over."""
+        sha, size = self.write(chunks, hold=True)
+        try:
+            yield sha, size
+        finally:
+            self._release(sha)
+
+    def write(self, chunks: Iterable[bytes | memoryview], expected_sha: str | None = None,
+              hold: bool = False) -> tuple[str, int]:
         """Write content to a temporary file, hashing it; fsync; rename it to its SHA-256. Returns (sha, size).
 
         With `expected_sha` the file takes that name whatever its content hashes to (the migration keeps a damaged
-        recording as it is, for the scrub to report). The caller holds `pending(sha)` until its row is committed;
-        this only makes the window small (see the module's note for why it is safe)."""
+        recording as it is, for the scrub to report). With `hold`, the file stays pending (see `written`)."""
         self.ensure()
         name = uuid.uuid4().hex
         tmp = self.tmp / name
@@ -124,7 +140,14 @@ class BlobStore:
             finally:
                 os.close(fd)
             digest = expected_sha or sha.hexdigest()
-            self.install(tmp, digest)
+            self._hold(digest)  # from before the rename: this process's collector never sees it unreferenced
+            try:
+                self.install(tmp, digest)
+            except BaseException:
+                self._release(digest)
+                raise
+            if not hold:
+                self._release(digest)
             return digest, size
         except BaseException:
             with contextlib.suppress(OSError):
@@ -161,11 +184,14 @@ class BlobStore:
         try:
             refs = referenced(conn)
             staged = staged_shas(conn)
+            candidates = [self.final / sha for sha in only if valid_sha(sha)] if only is not None \
+                else _entries(self.final)
+            temp_files = _entries(self.tmp) if only is None else []
+            # After the listings: a writer marks its file pending before it renames (or creates) it, so a file
+            # listed above is either pending here or was committed before this transaction began.
             with self._lock:
                 busy = set(self._pending)
                 temps = set(self._temps)
-            candidates = [self.final / sha for sha in only if valid_sha(sha)] if only is not None \
-                else _entries(self.final)
             for path in candidates:
                 if path.name in refs or path.name in busy or _younger(path, now, grace_s):
                     continue
@@ -177,7 +203,7 @@ class BlobStore:
                     if (path.name not in staged or self.has(path.name)) and not _younger(path, now, grace_s):
                         with contextlib.suppress(FileNotFoundError):
                             path.unlink()
-                for path in _entries(self.tmp):
+                for path in temp_files:
                     if path.name not in temps and not _younger(path, now, grace_s):
                         with contextlib.suppress(FileNotFoundError):
                             path.unlink()

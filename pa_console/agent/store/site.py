@@ -160,19 +160,17 @@ class SiteStore:
         rid = recording_id or uuid.uuid4().hex
         blobs = self.db.blobs
         old = self._sha_of(rid)
-        sha, size = blobs.write(chunks)
-        with blobs.pending(sha):
-            with self.db.write() as wconn:
-                refused: SiteWriteRefused | None = None
-                try:
-                    check_writable(wconn)
-                except SiteWriteRefused as exc:
-                    refused = exc
-                if refused is None:
-                    if not blobs.has(sha):
-                        raise AgentError(503, "The recording's file vanished before it was recorded; send it again.",
-                                         "storage")
-                    upsert_rows(wconn, "recordings", [(rid, size, sha, CHUNK_SIZE)])
+        with blobs.written(chunks) as (sha, size), self.db.write() as wconn:
+            refused: SiteWriteRefused | None = None
+            try:
+                check_writable(wconn)
+            except SiteWriteRefused as exc:
+                refused = exc
+            if refused is None:
+                if not blobs.has(sha):
+                    raise AgentError(503, "The recording's file vanished before it was recorded; send it again.",
+                                     "storage")
+                upsert_rows(wconn, "recordings", [(rid, size, sha, CHUNK_SIZE)])
         if refused is not None or (old is not None and old != sha):
             # A refused write leaves nothing behind; a recording written again may leave its old content unused.
             blobs.collect(self.db.connect(), grace_s=0, only=[sha if refused is not None else str(old)])

@@ -166,6 +166,25 @@ class BlobStore:
         """The rename alone: the caller fsyncs the folder once after a batch of them (before any row commits)."""
         os.replace(written, self.path(sha))
 
+    def adopt_partial(self, sha: str, size: int) -> bool:
+        """A partial file that holds a whole recording (a sync killed after its last chunk, before the rename): put
+        in place if its bytes hash to `sha` (after an fsync: its pages may never have reached the disk), else
+        removed. True if it is in place now."""
+        path = self.partial_path(sha)
+        digest = hashlib.sha256()
+        with open(path, "rb", buffering=0) as fh:
+            if os.fstat(fh.fileno()).st_size != size:
+                return False
+            while data := fh.read(1 << 20):
+                digest.update(data)
+            if digest.hexdigest() == sha:
+                os.fdatasync(fh.fileno())
+        if digest.hexdigest() != sha:
+            path.unlink()
+            return False
+        self.install(path, sha)
+        return True
+
     def remove(self, sha: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.path(sha).unlink()

@@ -302,8 +302,9 @@ class SyncEngine:
             files = PartialFiles(self.runtime.db.blobs, batch)
             try:
                 await self._pull_blob_batch(client, batch, files, tracker, report)
+                await asyncio.to_thread(files.finish)
             finally:
-                files.close()
+                await asyncio.to_thread(files.close)
             if files.damaged:
                 raise SyncFailed(f"Recording {files.damaged[0]} arrived damaged (its SHA-256 does not match); it will "
                                  "be fetched again at the next sync.")

@@ -8,9 +8,9 @@ renamed to its SHA-256 (store/blobs.py). A file whose bytes do not hash to its r
 way, or a partial that lost its tail in a power cut) is removed, so the next sync fetches it whole again.
 
 Durability overlaps the network: after each chunk the kernel is asked to start writing it back
-(`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait), so the fsync when a file is finished finds little
-left to write. Every finished file is fsynced before it is renamed, and the folder after the renames of a batch,
-before the apply commits the rows that reference them."""
+(`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait), and a finished file's fsync and rename run on a
+worker thread while the next chunks arrive. Every finished file is fsynced before it is renamed, and the folder
+after the renames of a batch (`finish`), before the apply commits the rows that reference them."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ import ctypes.util
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pa_console.agent.store.blobs import BlobStore, fsync_dir, write_all
@@ -30,6 +32,8 @@ Pieces = Sequence[bytes | memoryview]
 
 _SYNC_FILE_RANGE_WRITE = 2
 _READ_BACK = 1024 * 1024
+_SETTLE_THREADS = 2  # fsyncs in flight at once: the disk can merge them
+_SETTLING_MAX = 64
 
 
 def _load_sync_file_range() -> Any:
@@ -74,6 +78,8 @@ class PartialFiles:
     damaged: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     _open: dict[str, _Open] = field(default_factory=dict)
+    _settling: list[Future[None]] = field(default_factory=list)
+    _executor: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
         self._by_id = {r.id: r for r in self.batch}
@@ -81,7 +87,6 @@ class PartialFiles:
 
     def write(self, chunks: Sequence[tuple[str, int, Pieces]]) -> None:
         """Write (and hash) chunks in the pieces they arrived in; finish each recording whose last chunk came."""
-        renamed = False
         for rid, idx, pieces in chunks:
             entry = self._open.get(rid) or self._start(rid)
             if idx != entry.next_chunk:
@@ -94,9 +99,7 @@ class PartialFiles:
             entry.next_chunk += 1
             start_write_back(entry.fd, offset, written)
             if entry.next_chunk >= entry.rec.chunks:
-                renamed |= self._finish(entry)
-        if renamed:
-            fsync_dir(self.store.final)
+                self._finish(entry)
 
     def _start(self, rid: str) -> _Open:
         rec = self._by_id.get(rid)
@@ -126,25 +129,54 @@ class PartialFiles:
         self._open[rid] = entry
         return entry
 
-    def _finish(self, entry: _Open) -> bool:
+    def _finish(self, entry: _Open) -> None:
+        """Checked by its hash now; its fsync and rename go to a worker thread, so the disk's wait overlaps the
+        network (measured here: an fdatasync per 1 MiB file costs ~2 ms of waiting, ~2 s per GiB if serial)."""
         rec = entry.rec
         del self._open[rec.id]
         partial = self.store.partial_path(rec.sha256)
-        try:
-            if entry.size != rec.size or entry.sha.hexdigest() != rec.sha256:
-                self.damaged.append(rec.id)
-                with contextlib.suppress(OSError):
-                    partial.unlink()
-                return False
-            os.fdatasync(entry.fd)
-        finally:
+        if entry.size != rec.size or entry.sha.hexdigest() != rec.sha256:
+            self.damaged.append(rec.id)
             os.close(entry.fd)
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            return
+        while len(self._settling) >= _SETTLING_MAX:  # bounded: each holds an open file
+            self._settling.pop(0).result()
+        self._settling.append(self._pool().submit(self._settle, entry.fd, partial, rec))
+
+    def _settle(self, fd: int, partial: Path, rec: NeededRecording) -> None:
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
         self.store.install_unsynced(partial, rec.sha256)
         self.finished.append(rec.id)
-        return True
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(_SETTLE_THREADS, thread_name_prefix="recording-fsync")
+        return self._executor
+
+    def finish(self) -> None:
+        """Wait until every complete file is fsynced and renamed, then make the renames durable: after this, the
+        rows that reference them may be committed."""
+        settling, self._settling = self._settling, []
+        for future in settling:
+            future.result()
+        if settling:
+            fsync_dir(self.store.final)
 
     def close(self) -> None:
-        """Close what is open; the partial files stay (the next sync resumes from their whole chunks)."""
+        """Close what is open; the partial files stay (the next sync resumes from their whole chunks, or adopts a
+        complete one by its hash)."""
+        for future in self._settling:
+            with contextlib.suppress(Exception):  # the error that stopped the sync is reported, not this one
+                future.result()
+        self._settling.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         for entry in self._open.values():
             with contextlib.suppress(OSError):
                 os.close(entry.fd)

@@ -216,8 +216,8 @@ class NeededRecording:
 
 def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
     """Recordings the staged rows will make visible whose file is not here yet, one per content (files are named
-    by SHA-256), each with the whole chunks its partial file holds (a download resumes from there). The last chunk
-    is always fetched again: finishing a file (hash check, fsync, rename) happens when it arrives."""
+    by SHA-256), each with the whole chunks its partial file holds (a download resumes from there). A partial that
+    holds every byte is checked by its hash and put in place here (or dropped if damaged)."""
     store = blobs.for_conn(conn)
     deleted = dict(conn.execute("SELECT id, max(seq) FROM stage_tombstones WHERE kind = 'recordings' GROUP BY id"))
     needed: dict[str, NeededRecording] = {}
@@ -233,6 +233,10 @@ def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
             held = store.partial_path(sha256).stat().st_size
         except OSError:
             held = 0
+        if held >= size:
+            if store.adopt_partial(sha256, size):
+                continue  # every byte had arrived before the sync stopped: checked by its hash, now in place
+            held = 0 if not store.partial_path(sha256).exists() else held  # damaged: dropped, fetched whole
         rec.have_chunks = min(held // chunk_size, rec.chunks - 1)
         needed[sha256] = rec
     return list(needed.values())

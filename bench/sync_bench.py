@@ -326,10 +326,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds of each version (default 3 with --part rows --compare); with --part full: the "
                              "full sync, curl and rsync alternating N times, median ratios")
+    parser.add_argument("--mib", type=int, default=None, help="MiB of recordings for the full part (1 MiB each)")
     args = parser.parse_args()
     recordings, rec_bytes, sessions, rows = (1024, 1 << 20, 100_000, 1_000_000)
     if args.quick:
         recordings, rec_bytes, sessions, rows = (16, 1 << 20, 2000, 5000)
+    if args.mib:
+        recordings = args.mib
     base = Path(tempfile.mkdtemp(prefix="pa-bench-", dir=args.dir))
     table = Table("Sync", ["what", "size", "rate", "time", "ratio / note"])
     try:

@@ -22,7 +22,7 @@ from pa_console.agent.store.db import open_connection
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS
 from pa_console.agent.sync import staging
-from pa_console.agent.sync.blob_frames import FrameError, FrameParser
+from pa_console.agent.sync.blob_pull import BlobPull, Peer, PullFailed
 from pa_console.agent.sync.disk import (
     check_room,
     free_bytes,
@@ -35,7 +35,7 @@ from pa_console.agent.sync.disk import (
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
-from pa_console.agent.sync.recording_files import ContentError, PartialFiles, Pieces
+from pa_console.agent.sync.recording_files import ContentError, PartialFiles
 from pa_console.protocol.events import SyncFailed as SyncFailedEvent
 from pa_console.protocol.events import SyncFinished, SyncProgressed, SyncStarted
 from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatus
@@ -43,7 +43,6 @@ from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatu
 log = logging.getLogger(__name__)
 
 _BLOB_BATCH_ITEMS = 2000
-_WRITE_BATCH_BYTES = 4 * 1024 * 1024
 _MAX_FRAME_BYTES = 64 * 1024 * 1024  # a page of 5000 rows is ~1 MB as JSON or as a database image
 _QUEUE_DEPTH = 4  # batches in flight between network and disk: bounds memory to ~20 MiB
 
@@ -315,56 +314,40 @@ class SyncEngine:
 
     async def _pull_blob_batch(self, client: PeerClient, batch: list[staging.NeededRecording],
                                files: PartialFiles, tracker: ProgressTracker, report: dict[str, Any]) -> None:
-        """Chunks go to the writer's thread in the pieces they arrived in (no join, no copy), ~4 MiB a hand-over,
-        and from there into their partial files (sync/recording_files.py)."""
+        """One request for the batch, read on a pinned TLS socket of its own in a worker thread, straight into the
+        recordings' partial files (sync/blob_pull.py); the event loop only gets progress, a few times a second."""
         items = [[n.id, n.have_chunks] for n in batch]
-
+        frames = sum(n.chunks - n.have_chunks for n in batch)
         root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
+        loop = asyncio.get_running_loop()
 
-        async def write(chunks: list[tuple[str, int, Pieces]]) -> None:
-            check_room(root, db_path, sum(len(p) for c in chunks for p in c[2]))
-            try:
-                await asyncio.to_thread(files.write, chunks)
-            except ContentError as exc:
-                raise SyncFailed(f"The primary's recording stream could not be stored ({exc}); the next sync "
-                                 "continues from what arrived.") from exc
+        def pulled(content: int, wire: int) -> None:
+            report["bytes_moved"] += wire
+            tracker.add(nbytes=content)
 
-        writer: WriteBehind[list[tuple[str, int, Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)
-        pending: list[tuple[str, int, Pieces]] = []
-        pending_bytes = 0
+        def progress(content: int, wire: int) -> None:
+            loop.call_soon_threadsafe(pulled, content, wire)
+
+        def room(upcoming: int) -> None:
+            check_room(root, db_path, upcoming)
+
+        peer = Peer(client.host, client.port, client.api_prefix + "/peer/blobs", client.ssl_context, client.token,
+                    client.what)
+        pull = BlobPull(peer, items, frames, files, progress, room)
+        running = loop.run_in_executor(None, pull.run)
         try:
-            async with client.stream("POST", "/peer/blobs", json={"items": items}) as content:
-                frames = sum(n.chunks - n.have_chunks for n in batch)
-                parser = FrameParser()
-                while frames:
-                    data = await content.readany()
-                    if not data:
-                        raise SyncFailed("The connection to the primary broke off while recordings were moving; "
-                                         "the next sync continues from what arrived.")
-                    try:
-                        complete = parser.feed(data)
-                    except FrameError as exc:
-                        raise SyncFailed(f"The primary's recording stream could not be read ({exc}).") from exc
-                    arrived = 0
-                    for frame in complete:
-                        if frame.gone:
-                            raise SyncFailed("A recording was deleted on the primary during the sync; the next "
-                                             "sync takes the deletion into account.")
-                        pending.append((frame.recording_id, frame.index, frame.pieces))
-                        pending_bytes += frame.size
-                        arrived += frame.size
-                        report["bytes_moved"] += frame.wire_bytes
-                        frames -= 1
-                    if arrived:
-                        tracker.add(nbytes=arrived)
-                    if pending_bytes >= _WRITE_BATCH_BYTES or (pending and not frames):
-                        await writer.put(pending)
-                        pending, pending_bytes = [], 0
-        except BaseException:
-            # What arrived is kept (resumable), but the first error is the one reported.
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            pull.abort()  # the thread stops at its next read; what it wrote stays (resumable)
             with contextlib.suppress(Exception):
-                if pending:
-                    await writer.put(pending)
-                await writer.close()
+                await asyncio.wait_for(asyncio.shield(running), 10)
             raise
-        await writer.close()
+        except PullFailed as exc:
+            if exc.status is not None:
+                raise PeerError(str(exc), exc.status) from exc
+            raise SyncFailed(str(exc)) from exc
+        except ContentError as exc:
+            raise SyncFailed(f"The primary's recording stream could not be stored ({exc}); the next sync "
+                             "continues from what arrived.") from exc
+        finally:
+            await asyncio.sleep(0)  # progress the thread scheduled is counted before the report is made

@@ -80,6 +80,8 @@ class PartialFiles:
     _open: dict[str, _Open] = field(default_factory=dict)
     _settling: list[Future[None]] = field(default_factory=list)
     _executor: ThreadPoolExecutor | None = None
+    _current: _Open | None = None
+    _chunk_start: int = 0
 
     def __post_init__(self) -> None:
         self._by_id = {r.id: r for r in self.batch}
@@ -88,18 +90,34 @@ class PartialFiles:
     def write(self, chunks: Sequence[tuple[str, int, Pieces]]) -> None:
         """Write (and hash) chunks in the pieces they arrived in; finish each recording whose last chunk came."""
         for rid, idx, pieces in chunks:
-            entry = self._open.get(rid) or self._start(rid)
-            if idx != entry.next_chunk:
-                raise ContentError(f"chunk {idx} of recording {rid[:80]} arrived out of order")
-            offset = entry.size
+            self.begin(rid, idx)
             for piece in pieces:
-                entry.sha.update(piece)
-            written = write_all(entry.fd, pieces)
-            entry.size += written
-            entry.next_chunk += 1
-            start_write_back(entry.fd, offset, written)
-            if entry.next_chunk >= entry.rec.chunks:
-                self._finish(entry)
+                self.piece(piece)
+            self.end()
+
+    def begin(self, rid: str, idx: int) -> None:
+        """A chunk starts (then `piece` for its bytes, as they arrive, and `end`)."""
+        entry = self._open.get(rid) or self._start(rid)
+        if idx != entry.next_chunk:
+            raise ContentError(f"chunk {idx} of recording {rid[:80]} arrived out of order")
+        self._current = entry
+        self._chunk_start = entry.size
+
+    def piece(self, data: bytes | memoryview) -> None:
+        entry = self._current
+        if entry is None:
+            raise ContentError("content arrived outside a chunk")
+        entry.sha.update(data)  # hashlib and os.write release the GIL for pieces this large
+        entry.size += write_all(entry.fd, [data])
+
+    def end(self) -> None:
+        entry, self._current = self._current, None
+        if entry is None:
+            raise ContentError("a chunk ended that had not begun")
+        entry.next_chunk += 1
+        start_write_back(entry.fd, self._chunk_start, entry.size - self._chunk_start)
+        if entry.next_chunk >= entry.rec.chunks:
+            self._finish(entry)
 
     def _start(self, rid: str) -> _Open:
         rec = self._by_id.get(rid)

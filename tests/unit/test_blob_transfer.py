@@ -11,10 +11,10 @@ import pytest
 from pa_console.agent.store.db import Database
 from pa_console.agent.store.site import SiteStore
 from pa_console.agent.sync import staging
-from pa_console.agent.sync.blob_frames import Frame, FrameError, FrameParser
 from pa_console.agent.sync.feed import BlobFeed, ChunkChanged, message
 from pa_console.agent.sync.recording_files import ContentError, PartialFiles
 from pa_console.protocol.constants import CHUNK_SIZE
+from tests.blob_frames import Frame, FrameError, FrameParser
 
 
 def _store(tmp_path: Path, sizes: list[int]) -> tuple[Database, list[tuple[str, bytes]]]:

@@ -124,6 +124,11 @@ class PartialFiles:
         if rec is None:
             raise ContentError(f"the primary sent recording {rid[:80]}, which this batch did not ask for")
         path = self.store.partial_path(rec.sha256)
+        if not rec.have_chunks:  # from the start: one system call (most files of a first sync)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            entry = _Open(rec, fd, hashlib.sha256(), 0, 0)
+            self._open[rid] = entry
+            return entry
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             keep = rec.have_chunks * rec.chunk_size

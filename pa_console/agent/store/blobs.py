@@ -242,9 +242,6 @@ class BlobStore:
                 removed += 1
         return removed
 
-    def total_bytes(self) -> int:
-        return sum(_size(p) for p in (*_entries(self.final), *_entries(self.partial), *_entries(self.tmp)))
-
 
 def referenced(conn: sqlite3.Connection) -> set[str]:
     """Every SHA-256 a row refers to: the site's recordings and those a sync has staged (their files arrive before
@@ -286,13 +283,6 @@ def _younger(path: Path, now: float, grace_s: float) -> bool:
         return now - path.stat().st_mtime < grace_s
     except FileNotFoundError:
         return False
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 _STORES: dict[Path, BlobStore] = {}

@@ -18,6 +18,8 @@ itself, 179-187 MB/s against 203-216 MB/s without it in alternating runs."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import os
 from collections.abc import Sequence
@@ -34,6 +36,31 @@ Pieces = Sequence[bytes | memoryview]
 _READ_BACK = 1024 * 1024
 _SETTLE_THREADS = 2  # fsyncs in flight at once: the disk can merge them
 _SETTLING_MAX = 64
+
+
+_FALLOC_FL_KEEP_SIZE = 1
+
+
+def _load_fallocate() -> Any:
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_fallocate = _load_fallocate()
+
+
+def preallocate(fd: int, size: int) -> None:
+    """Reserve a new file's blocks up front, its size unchanged (FALLOC_FL_KEEP_SIZE: the size still says what was
+    written, which is what a resume trusts). ext4 then allocates once instead of page by page at write-back:
+    1 GiB in 1 MiB files, 4 alternating pairs on the disk, 136-317 MB/s with it against 159-214 MB/s without (3 of 4
+    pairs faster; the machine was loaded). A hint: a file system that cannot do it is simply written."""
+    if _fallocate is not None and size > 0:
+        _fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, size)
 
 
 class ContentError(Exception):
@@ -105,6 +132,7 @@ class PartialFiles:
         path = self.store.partial_path(rec.sha256)
         if not rec.have_chunks:  # from the start: one system call (most files of a first sync)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            preallocate(fd, rec.size)
             entry = _Open(rec, fd, hashlib.sha256(), 0, 0)
             self._open[rid] = entry
             return entry

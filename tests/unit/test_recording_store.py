@@ -13,11 +13,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from pa_console.agent.store.db import Database
-from pa_console.agent.store.site import SiteStore
+from pa_console.agent.store.site import SiteStore, digest_in
+from pa_console.agent.sync import feed, staging
+from pa_console.agent.sync.feed import BlobFeed
+from pa_console.agent.sync.recording_files import PartialFiles
 from pa_console.protocol.constants import CHUNK_SIZE
+from tests.blob_frames import FrameParser
 
 
 @pytest.fixture
@@ -171,3 +176,66 @@ def test_a_full_disk_while_writing_a_file_keeps_what_was_there(tmp_path: Path) -
         assert _files(site) == {kept.sha256} and b"".join(site.read_recording("kept")) == b"k" * CHUNK_SIZE
         assert not site.exists("recordings", "too-big")
         db.close()
+
+
+def _sync(primary: Database, backup: Database) -> None:
+    """One pull as the engine does it, without a network: rows staged, recordings' files fetched from the
+    primary's frames, the apply, then the collection of what the apply released."""
+    conn = backup.connect()
+    store, seq, stg = staging.sync_position(conn)
+    stream = feed.changes(primary.path, feed.store_id(primary.connect()), seq, store, stg["resume"] if stg else {},
+                          stg["store_id"] if stg else "", stg["base"] if stg else -1)
+    try:
+        header = orjson.loads(next(stream)[4:])
+        staging.begin(conn, header)
+        for message in stream:
+            (size,) = feed.FRAME_HEADER.unpack(message[:4])
+            page = orjson.loads(message[4:4 + size])
+            if page["k"] == "end":
+                break
+            staging.stage_page(conn, page["k"], page["rows"], page["last"])
+    finally:
+        stream.close()
+    needed = staging.needed_recordings(conn)
+    blob_feed = BlobFeed(primary.path, [(n.id, n.have_chunks) for n in needed])
+    files = PartialFiles(backup.blobs, needed)
+    parser = FrameParser()
+    try:
+        while pieces := blob_feed.read(4 * CHUNK_SIZE):
+            for piece in pieces:
+                files.write([(f.recording_id, f.index, f.pieces) for f in parser.feed(piece)])
+        files.finish()
+    finally:
+        blob_feed.close()
+        files.close()
+    released = staging.files_the_apply_may_release(conn)
+    staging.apply(conn, header["digest"], {})
+    if released is None:
+        backup.blobs.collect(conn)
+    else:
+        backup.blobs.collect(conn, 0.0, released)
+
+
+def test_a_backup_keeps_exactly_the_files_its_rows_reference_through_full_and_incremental_syncs(
+        tmp_path: Path) -> None:
+    primary, backup = Database(tmp_path / "primary.db"), Database(tmp_path / "backup.db")
+    site = SiteStore(primary)
+    for n in range(4):
+        site.write_recording([bytes([n]) * (CHUNK_SIZE + n)], recording_id=f"r{n}")
+    site.write_recording([bytes([3]) * (CHUNK_SIZE + 3)], recording_id="twin")  # the same content as r3
+    _sync(primary, backup)
+
+    def live(db: Database) -> set[str]:
+        return {str(r[0]) for r in db.connect().execute("SELECT sha256 FROM recordings")}
+
+    assert _files(SiteStore(backup)) == live(primary) and digest_in(backup.connect()) == digest_in(primary.connect())
+    # Incremental: one deleted, one rewritten with new content, one of the twins deleted (its file still used).
+    site.delete("recordings", "r0")
+    site.write_recording([b"new" * 1000], recording_id="r1")
+    site.delete("recordings", "twin")
+    _sync(primary, backup)
+    assert _files(SiteStore(backup)) == live(primary) == _files(site)
+    assert b"".join(SiteStore(backup).read_recording("r1")) == b"new" * 1000
+    assert digest_in(backup.connect()).sha256 == digest_in(primary.connect()).sha256
+    primary.close()
+    backup.close()

@@ -137,9 +137,10 @@ class SyncEngine:
                 header = await self._pull_rows(client, tracker, report)
             await self._pull_recordings(client, tracker, report)
             tracker.phase("applying")
+            released = await self._run(staging.files_the_apply_may_release)
             applied = await self._run(staging.apply, header["digest"], report, epoch)
             tracker.close_phase()
-            await self._collect()
+            await self._collect(released)
             report.update(status=SyncStatus.OK, digest_ok=True, primary_digest=header["digest"],
                           rows_applied=applied, phases_s=tracker.phases_s, primary_store=header["store_id"],
                           primary_seq=header["upto"])
@@ -173,10 +174,14 @@ class SyncEngine:
                                                           "see the agent log. The backup keeps its previous copy.")
         return self._finish(report, t0)
 
-    async def _collect(self) -> None:
-        """Files of recordings the apply removed (deleted on the primary, or replaced by a full copy) go."""
+    async def _collect(self, released: list[str] | None) -> None:
+        """Files of recordings the apply removed (deleted on the primary, or replaced by a full copy) go: those it
+        may have released after an incremental copy (`released`), any unused one after a full copy (None)."""
         try:
-            await self._run(self.runtime.db.blobs.collect)
+            if released is None:
+                await self._run(self.runtime.db.blobs.collect)
+            elif released:
+                await self._run(self.runtime.db.blobs.collect, 0.0, released)
         except (OSError, sqlite3.Error) as exc:  # collected at the next sync or start
             log.warning("could not remove unused recording files: %r", exc)
 

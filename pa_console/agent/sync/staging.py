@@ -242,6 +242,18 @@ def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
     return list(needed.values())
 
 
+def files_the_apply_may_release(conn: sqlite3.Connection) -> list[str] | None:
+    """The SHA-256s of the recordings an incremental apply replaces or deletes (their files may become unused), or
+    None for a full copy (which may release any). Read before the apply, so that collecting after it costs what
+    the change costs, not what the site holds."""
+    staging = _local(conn, STAGING_KEY)
+    if staging is None or int(staging["base"]) == 0:
+        return None
+    return [str(sha) for (sha,) in conn.execute(
+        "SELECT sha256 FROM recordings WHERE id IN (SELECT id FROM stage_recordings UNION "
+        "SELECT id FROM stage_tombstones WHERE kind = 'recordings')")]
+
+
 def _sum(conn: sqlite3.Connection, sql: str, *args: Any) -> int:
     return sum(int.from_bytes(rh, "big") for (rh,) in conn.execute(sql, args))
 

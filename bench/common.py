@@ -84,9 +84,10 @@ def wait_sync(backup: RunningAgent, start: bool = True, timeout: float = 1800,
     raise TimeoutError("sync did not finish")
 
 
-def seed(agent: RunningAgent, sessions: int, recording_bytes: int) -> None:
+def seed(agent: RunningAgent, sessions: int, recording_bytes: int, code: Path = REPO) -> None:
+    """`pa-agent seed` of the checkout `code` (`python -m` imports from its working directory)."""
     subprocess.run([sys.executable, "-m", "pa_console.agent", "seed", str(agent.data_dir), "--sessions",
-                    str(sessions), "--recording-bytes", str(recording_bytes)], check=True, cwd=REPO,
+                    str(sessions), "--recording-bytes", str(recording_bytes)], check=True, cwd=code,
                    stdout=subprocess.DEVNULL)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 from typing import Any
 
 from pa_console.agent.errors import AgentError
@@ -122,6 +123,11 @@ def break_locally(runtime: AgentRuntime, reason: str) -> authority.Left:
     primary keeps serving the shared address as a standalone appliance."""
     rel = runtime.relationship
     left = authority.leave_relationship(runtime, wipe_site_data)
+    if left.data_removed:
+        try:  # the wiped recordings' files (else at the next start)
+            runtime.db.blobs.collect(runtime.db.connect(), grace_s=0)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("could not remove the recording files of the removed site data: %r", exc)
     runtime.bus.publish(RoleChanged(role=Role.STANDALONE.value, epoch=left.epoch, reason=reason))
     runtime.bus.publish(RelationshipBroken(peer=rel["peer_name"] if rel else None, reason=reason,
                                            site_data_removed=left.data_removed, was=left.was.value,

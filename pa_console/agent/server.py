@@ -146,6 +146,8 @@ def open_store(data_dir: DataDir) -> Database:
         conn = db.connect()
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("SELECT key FROM local LIMIT 1").fetchall()
+        # Recording files no row references (a write or a sync cut short by a crash) go now; recent ones stay.
+        db.blobs.collect(conn)
         return db
     except sqlite3.DatabaseError as exc:
         from pa_console.agent.cli import CliError

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from pa_console.agent.store.blobs import blob_root
 from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash
 from tests.faultproxy import FaultProxy
 from tests.harness import RunningAgent, wait_until
@@ -78,10 +79,12 @@ def store_check(agent: RunningAgent) -> list[str]:
         for rid, size, sha in conn.execute("SELECT id, size, sha256 FROM recordings").fetchall():
             h = hashlib.sha256()
             n = 0
-            for (data,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? ORDER BY idx",
-                                        (rid,)):
-                h.update(data)
-                n += len(data)
+            path = blob_root(db) / "by-sha256" / str(sha)
+            if path.is_file():
+                with path.open("rb") as fh:
+                    while data := fh.read(1 << 20):
+                        h.update(data)
+                        n += len(data)
             if n != size or h.hexdigest() != sha:
                 problems.append(f"recording {rid}: {n} of {size} bytes or wrong SHA-256")
         conn.execute("COMMIT")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pa_console.agent.store.blobs import blob_root
 from tests.faults.support import EventWatcher, Pair, configure, make_pair, store_check
 from tests.harness import RunningAgent, SmtpSink, free_port, run_cli, wait_until
 from tests.integration.failover.trials import partition_trial
@@ -192,11 +193,15 @@ def _backup_on(disk: Path) -> RunningAgent:
 
 
 def _staged_rows(db: Path) -> int:
+    """Rows staged, plus recording files a sync wrote that no site row references (partial or complete)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return sum(int(conn.execute(f"SELECT COUNT(*) FROM stage_{k}").fetchone()[0])
-                   for k in ("sessions", "recordings", "users", "site_settings")) + int(conn.execute(
-            "SELECT COUNT(*) FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
-            .fetchone()[0])
+        rows = sum(int(conn.execute(f"SELECT COUNT(*) FROM stage_{k}").fetchone()[0])
+                   for k in ("sessions", "recordings", "users", "site_settings"))
+        live = {str(r[0]) for r in conn.execute("SELECT sha256 FROM recordings")}
+    root = blob_root(db)
+    files = [p for p in (root / "partial").glob("*")] + [p for p in (root / "by-sha256").glob("*")
+                                                         if p.name not in live]
+    return rows + len(files)
 
 
 @pytest.mark.timeout(180)

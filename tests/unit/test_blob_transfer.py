@@ -11,9 +11,10 @@ import pytest
 from pa_console.agent.store.db import Database
 from pa_console.agent.store.site import SiteStore
 from pa_console.agent.sync import staging
-from pa_console.agent.sync.blob_frames import Frame, FrameError, FrameParser
 from pa_console.agent.sync.feed import BlobFeed, ChunkChanged, message
+from pa_console.agent.sync.recording_files import ContentError, PartialFiles
 from pa_console.protocol.constants import CHUNK_SIZE
+from tests.blob_frames import Frame, FrameError, FrameParser
 
 
 def _store(tmp_path: Path, sizes: list[int]) -> tuple[Database, list[tuple[str, bytes]]]:
@@ -99,20 +100,69 @@ def test_garbage_is_refused() -> None:
 def test_chunks_written_from_pieces_are_stored_and_hashed(tmp_path: Path) -> None:
     db = Database(tmp_path / "site.db")
     content = random.Random(3).randbytes(2 * CHUNK_SIZE + 99)
+    sha = hashlib.sha256(content).hexdigest()
     chunks = [content[i:i + CHUNK_SIZE] for i in range(0, len(content), CHUNK_SIZE)]
-    need = staging.NeededRecording("r1", len(content), hashlib.sha256(content).hexdigest(), CHUNK_SIZE, 0)
-    hashes = staging.RecordingHashes([need])
-    conn = db.connect()
+    need = staging.NeededRecording("r1", len(content), sha, CHUNK_SIZE, 0)
+    files = PartialFiles(db.blobs, [need])
     pieces = [(need.id, i, [memoryview(c)[:100], memoryview(c)[100:]]) for i, c in enumerate(chunks)]
-    staging.write_chunks(conn, pieces[:2], hashes)
-    staging.write_chunks(conn, pieces[2:], hashes)
-    assert staging.drop_damaged(conn, hashes) == []
-    stored = b"".join(r[0] for r in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = 'r1' "
-                                                 "ORDER BY idx"))
-    assert stored == content
-    # Resumed after the first chunk: the hash starts from what is stored; a damaged chunk is found and dropped.
-    resumed = staging.RecordingHashes([staging.NeededRecording("r1", need.size, need.sha256, CHUNK_SIZE, 1)])
-    staging.write_chunks(conn, [("r1", 1, [b"x" * len(chunks[1])]), ("r1", 2, [chunks[2]])], resumed)
-    assert staging.drop_damaged(conn, resumed) == ["r1"]
-    assert conn.execute("SELECT COUNT(*) FROM recording_chunks").fetchone()[0] == 0
+    files.write(pieces[:2])
+    assert db.blobs.partial_path(sha).stat().st_size == 2 * CHUNK_SIZE  # not in place before the last chunk
+    assert not db.blobs.has(sha)
+    files.write(pieces[2:])
+    files.finish()
+    files.close()
+    assert files.damaged == [] and files.finished == ["r1"]
+    assert db.blobs.path(sha).read_bytes() == content
+    assert not db.blobs.partial_path(sha).exists()
+
+
+def test_a_resumed_download_is_hashed_from_its_partial_and_damage_is_caught(tmp_path: Path) -> None:
+    db = Database(tmp_path / "site.db")
+    content = random.Random(4).randbytes(3 * CHUNK_SIZE + 5)
+    sha = hashlib.sha256(content).hexdigest()
+    chunks = [content[i:i + CHUNK_SIZE] for i in range(0, len(content), CHUNK_SIZE)]
+    # What a killed backup leaves: a partial with one whole chunk and the start of the second.
+    db.blobs.ensure()
+    db.blobs.partial_path(sha).write_bytes(chunks[0] + chunks[1][:1000])
+    resumed = PartialFiles(db.blobs, [staging.NeededRecording("r1", len(content), sha, CHUNK_SIZE, 1)])
+    resumed.write([("r1", i, [chunks[i]]) for i in range(1, 4)])
+    resumed.finish()
+    resumed.close()
+    assert resumed.finished == ["r1"] and db.blobs.path(sha).read_bytes() == content
+    db.blobs.remove(sha)
+    # A flipped byte in what the partial held (a power cut, a bad disk) is caught by the hash at the end, and the
+    # partial goes: the next sync fetches the recording whole.
+    db.blobs.partial_path(sha).write_bytes(b"\x00" + chunks[0][1:] + chunks[1])
+    damaged = PartialFiles(db.blobs, [staging.NeededRecording("r1", len(content), sha, CHUNK_SIZE, 2)])
+    damaged.write([("r1", i, [chunks[i]]) for i in range(2, 4)])
+    damaged.finish()
+    damaged.close()
+    assert damaged.damaged == ["r1"] and not db.blobs.has(sha) and not db.blobs.partial_path(sha).exists()
+    # A partial cut short (a power cut before its pages reached the disk) where the plan expected more: refused,
+    # nothing is put in place, and the next plan starts from what it holds.
+    db.blobs.partial_path(sha).write_bytes(chunks[0][:10])
+    short = PartialFiles(db.blobs, [staging.NeededRecording("r1", len(content), sha, CHUNK_SIZE, 1)])
+    with pytest.raises(ContentError):
+        short.write([("r1", 1, [chunks[1]])])
+    short.close()
+    assert not db.blobs.has(sha)
+    db.close()
+
+
+def test_a_complete_partial_is_adopted_by_its_hash_and_a_damaged_one_fetched_again(tmp_path: Path) -> None:
+    """A backup killed after a recording's last chunk, before its rename: the next plan checks the partial's hash
+    and puts it in place without moving it again; one that lost bytes (a power cut) is fetched whole."""
+    db = Database(tmp_path / "site.db")
+    conn = db.connect()
+    good, bad = random.Random(5).randbytes(CHUNK_SIZE + 3), random.Random(6).randbytes(2 * CHUNK_SIZE)
+    db.blobs.ensure()
+    for n, content in enumerate((good, bad)):
+        sha = hashlib.sha256(content).hexdigest()
+        conn.execute("INSERT INTO stage_recordings VALUES (?, ?, ?, ?, 1, x'00')", (f"r{n}", len(content), sha,
+                                                                                     CHUNK_SIZE))
+        db.blobs.partial_path(sha).write_bytes(content if content is good else b"\0" * len(content))
+    needed = staging.needed_recordings(conn)
+    assert [(n.id, n.have_chunks) for n in needed] == [("r1", 0)]
+    assert db.blobs.path(hashlib.sha256(good).hexdigest()).read_bytes() == good
+    assert list(db.blobs.partial.iterdir()) == []
     db.close()

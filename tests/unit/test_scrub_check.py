@@ -51,17 +51,17 @@ def test_whole_store(store: SiteStore, whole_file: bool) -> None:
 
 
 def test_changed_bytes_missing_chunks_and_bad_hashes_are_named(store: SiteStore) -> None:
+    # Changed below the write path, as a disk would: recorded hashes untouched.
+    _flip(store, "r1", CHUNK_SIZE + 3)
+    store.db.blobs.path(_sha(store, "r2")).unlink()
     with store.db.write() as conn:
-        # Changed below the write path, as a disk would: recorded hashes untouched.
-        conn.execute("UPDATE recording_chunks SET data = zeroblob(10) WHERE recording_id = 'r1' AND idx = 1")
-        conn.execute("DELETE FROM recording_chunks WHERE recording_id = 'r2' AND idx = 0")
         conn.execute("UPDATE sessions SET target = 'wab' WHERE id = 's1'")
         conn.execute("UPDATE users SET rh = x'00' WHERE id = 'u1'")
         conn.execute("UPDATE meta SET value = '12345' WHERE key = 'digest_sum'")
     found = {(f.kind, f.id): f.problem for f in _check(store).findings}
     assert found == {
         ("recording_content", "r1"): "its SHA-256 differs from the one recorded when it was written",
-        ("recording_content", "r2"): "chunk 0 is missing",
+        ("recording_content", "r2"): "its content is missing",
         ("sessions", "s1"): "the row's content does not match its recorded hash",
         ("users", "u1"): "the row's recorded hash is unreadable",
         ("digest", None): found[("digest", None)],
@@ -87,24 +87,35 @@ def test_what_changes_while_it_reads_is_not_damage(store: SiteStore) -> None:
 def test_damage_left_out_of_the_digest_until_repaired(store: SiteStore) -> None:
     whole = site_digest(store.db.connect())
     assert whole.damaged == 0
+    _flip(store, "r1", 0)
     with store.db.write() as conn:
-        conn.execute("UPDATE recording_chunks SET data = zeroblob(5) WHERE recording_id = 'r1' AND idx = 0")
         conn.execute("INSERT INTO local(key, value) VALUES (?, '{}')", (STATE_KEY,))
     check = _check(store)
     conn = store.db.connect()
     repair.record(conn, Damage.from_findings(check.findings, refetch=True), refetch=True)
-    # The backup's repair: r1's chunks are gone (the next sync fetches them), the sync position is forgotten.
-    assert conn.execute("SELECT COUNT(*) FROM recording_chunks WHERE recording_id = 'r1'").fetchone()[0] == 0
+    # The backup's repair: r1's file is gone (the next sync fetches it), the sync position is forgotten.
+    assert not store.db.blobs.has(_sha(store, "r1"))
     assert conn.execute("SELECT COUNT(*) FROM local WHERE key = ?", (STATE_KEY,)).fetchone()[0] == 0
     damaged = site_digest(conn)
     assert damaged.damaged == 1 and damaged.sha256 != whole.sha256 and damaged.verified_at is not None
-    # What a sync does: chunks written back whole (checked against the SHA-256 as they arrive).
-    with store.db.write() as wconn:
-        for idx, data in enumerate([bytes([1]) * CHUNK_SIZE, bytes([1]) * 10]):
-            wconn.execute("INSERT INTO recording_chunks(recording_id, idx, data) VALUES ('r1', ?, ?)", (idx, data))
+    # What a sync does: the file written back whole (checked against the SHA-256 as it arrives).
+    store.db.blobs.write([bytes([1]) * (CHUNK_SIZE + 10)])
     repaired = site_digest(conn)
     assert repaired.damaged == 0 and repaired.sha256 == whole.sha256
     assert _check(store).findings == []
+
+
+def _sha(site: SiteStore, rid: str) -> str:
+    return str(site.db.connect().execute("SELECT sha256 FROM recordings WHERE id = ?", (rid,)).fetchone()[0])
+
+
+def _flip(site: SiteStore, rid: str, offset: int) -> None:
+    """One byte changed in a recording's file, as a disk would change it (its recorded hash untouched)."""
+    with open(site.db.blobs.path(_sha(site, rid)), "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0x40]))
 
 
 def test_damage_record_survives_junk() -> None:

@@ -1,7 +1,8 @@
 """Split brain: what a demoted primary wrote that its peer never confirmed is kept aside, never silently replaced.
 
 Exactly what diverged, found by change number: every row (and tombstone) whose change number is above the last one
-the backup confirmed it had applied (`peer_confirmed`), with the chunks of the recordings among them. When nothing
+the backup confirmed it had applied (`peer_confirmed`), with the content of the recordings among them
+(from their files, as chunks in the kept file). When nothing
 diverged, nothing is written at all. The copy is a small SQLite file with the site tables' columns, 0600 in a 0700
 folder; it never holds the relationship (which holds the peer token).
 """
@@ -16,6 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pa_console.agent.store import blobs
 from pa_console.agent.store.rows import KINDS
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -53,6 +55,20 @@ def diverged_rows(conn: sqlite3.Connection, since_seq: int) -> dict[str, int]:
     return counts
 
 
+def _keep_content(conn: sqlite3.Connection, store: blobs.BlobStore) -> None:
+    """The kept recordings' content, chunk by chunk from their files, as `recording_chunks` in the kept file (the
+    table schema 4 had in the store itself): the copy is one self-contained file. A file already gone (deleted or
+    dropped by a scrub) is kept as no chunks."""
+    conn.execute("CREATE TABLE kept.recording_chunks (recording_id TEXT NOT NULL, idx INTEGER NOT NULL, "
+                 "data BLOB NOT NULL, PRIMARY KEY (recording_id, idx))")
+    for rid, sha, chunk_size in conn.execute("SELECT id, sha256, chunk_size FROM kept.recordings").fetchall():
+        if not store.has(sha) or not isinstance(chunk_size, int) or chunk_size <= 0:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            for idx, data in enumerate(blobs.read_chunks(store.path(sha), chunk_size)):
+                conn.execute("INSERT INTO kept.recording_chunks VALUES (?, ?, ?)", (rid, idx, data))
+
+
 def keep_diverged(db_path: Path, data_root: Path, name: str, epoch: int, since_seq: int) -> Kept:
     """Copy what changed after `since_seq` into split-brain/<time>-<name>-epoch<N>.db. Blocking: use a thread.
 
@@ -76,8 +92,7 @@ def keep_diverged(db_path: Path, data_root: Path, name: str, epoch: int, since_s
         for kind in [*KINDS, "tombstones"]:
             conn.execute(f"CREATE TABLE kept.{kind} AS SELECT * FROM main.{kind} WHERE seq > ?",  # noqa: S608  # nosec B608
                          (since_seq,))
-        conn.execute("CREATE TABLE kept.recording_chunks AS SELECT * FROM main.recording_chunks "
-                     "WHERE recording_id IN (SELECT id FROM kept.recordings)")
+        _keep_content(conn, blobs.for_path(db_path))
         conn.execute("CREATE TABLE kept.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         conn.executemany("INSERT INTO kept.meta VALUES (?, ?)", [
             ("appliance", name), ("epoch", str(epoch)), ("since_seq", str(since_seq)), ("upto_seq", str(upto)),

@@ -44,6 +44,19 @@ class PeerClient:
         return cls(rel.peer_host, rel.peer_port, rel.peer_cert_pem, rel.peer_token,
                    what=f"the peer appliance {rel.peer_name!r}")
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The pinned context, for a stream read on a socket of its own (sync/blob_pull.py)."""
+        return self._ssl
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @property
+    def api_prefix(self) -> str:
+        return API_PREFIX
+
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 

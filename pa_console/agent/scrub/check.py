@@ -3,7 +3,7 @@
 What is recorded at write time, and so what a scrub can prove:
 - each site row carries `rh`, the SHA-256 of its values (`rows.row_hash`): the row is re-hashed from its columns;
 - the digest total in `meta` is the sum of every row's `rh`: the sum is recomputed;
-- each recording's row carries the SHA-256 and size of its content: the chunks are streamed and re-hashed.
+- each recording's row carries the SHA-256 and size of its content: its file (store/blobs.py) is re-hashed.
 The site digest (`GET /site/digest`) is made of the recorded hashes; this check is what proves the bytes match them
 (SQLite's `integrity_check` does not: it checks pages and indexes, never the content of a blob).
 
@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pa_console.agent.store import blobs
 from pa_console.agent.store.rows import KINDS, MOD, digest_hex, row_hash
 from pa_console.agent.store.site import get_digest_sum
 from pa_console.protocol.constants import CHUNK_SIZE
@@ -61,6 +62,7 @@ class StoreCheck:
     damaged_count: int = 0
     phase: str = "count"
     whole_file: bool = True  # SQLite's structure check over the whole file at once (see _structure)
+    blob_store: blobs.BlobStore | None = None  # the recordings' files; found from the connection's file if None
 
     def _found(self, kind: str, item_id: str | None, problem: str) -> None:
         self.damaged_count += 1
@@ -101,8 +103,8 @@ class StoreCheck:
         """SQLite's own check of pages and indexes (in C); it cannot see a changed byte inside a value.
 
         Whole, it reads every page of the file at disk speed in one statement, which no throttle can slow: so a
-        throttled scrub checks each table but `recording_chunks` this way (one step each), and that table's pages
-        are read (and their chains followed) anyway when every chunk is hashed."""
+        throttled scrub checks one table a step. (Schema 4 kept recordings in `recording_chunks`; they are files
+        now, re-hashed in the recordings phase.)"""
         if self.whole_file:
             tables = [""]
         else:
@@ -167,57 +169,53 @@ class StoreCheck:
                 yield from self._recording(str(rid), size, sha, chunk_size, seq)
 
     def _recording(self, rid: str, size: Any, sha: Any, chunk_size: Any, seq: Any) -> Iterator[int]:
-        """Stream one recording's chunks in order (one chunk a step, never the whole recording in memory)."""
+        """Stream one recording's file in chunks (one chunk a step, never the whole recording in memory)."""
         digest = hashlib.sha256()
         read = 0
-        idx = 0
         problem: str | None = None
-        while problem is None:
-            length: int | None = None
-            with self._snapshot():
-                row = self.conn.execute("SELECT rowid, idx FROM recording_chunks WHERE recording_id = ? AND idx >= ? "
-                                        "ORDER BY idx LIMIT 1", (rid, idx)).fetchone()
-                if row is not None and row[1] == idx:
+        fh = None
+        if blobs.valid_sha(sha):
+            try:
+                fh = open(self._blobs().path(sha), "rb", buffering=0)
+            except FileNotFoundError:
+                problem = "its content is missing"
+            except OSError as exc:
+                problem = f"its file cannot be read ({exc.strerror})"
+        if fh is not None:
+            try:
+                while True:
                     try:
-                        length = _hash_blob(self.conn, row[0], digest)
-                    except sqlite3.OperationalError as exc:  # the value is no longer a blob
-                        problem = f"chunk {idx} cannot be read ({exc})"
-            if row is None:
-                break
-            if length is None:
-                problem = problem or f"chunk {idx} is missing"
-                break
-            read += length
-            self.counts.bytes_done += length
-            idx += 1
-            yield length
-        if problem is None:
-            if not isinstance(size, int) or not isinstance(sha, str):
-                pass  # a damaged row, reported by the row check: its size and hash mean nothing
-            elif read != size:
-                problem = f"{read} bytes stored, {size} recorded" if idx else "its content is missing"
-            elif digest.hexdigest() != sha:
-                problem = "its SHA-256 differs from the one recorded when it was written"
+                        piece = fh.read(CHUNK_SIZE)
+                    except OSError as exc:
+                        problem = f"its file cannot be read at byte {read} ({exc.strerror})"
+                        break
+                    if not piece:
+                        break
+                    digest.update(piece)
+                    read += len(piece)
+                    self.counts.bytes_done += len(piece)
+                    yield len(piece)
+            finally:
+                fh.close()
+            if problem is None and isinstance(size, int) and isinstance(sha, str):
+                if read != size:
+                    problem = f"{read} bytes stored, {size} recorded"
+                elif digest.hexdigest() != sha:
+                    problem = "its SHA-256 differs from the one recorded when it was written"
         self.counts.recordings_done += 1
         if problem is not None and self._still_there(rid, seq):
             self._found("recording_content", rid[:200], problem)
+
+    def _blobs(self) -> blobs.BlobStore:
+        if self.blob_store is None:
+            self.blob_store = blobs.for_conn(self.conn)
+        return self.blob_store
 
     def _still_there(self, rid: str, seq: Any) -> bool:
         """A recording deleted or rewritten while it was read is not damaged: it changed under the scrub."""
         with self._snapshot():
             row = self.conn.execute("SELECT seq FROM recordings WHERE id = ?", (rid,)).fetchone()
         return row is not None and row[0] == seq
-
-
-def _hash_blob(conn: sqlite3.Connection, rowid: int, digest: Any) -> int:
-    """Feed one chunk to the hash in pieces of at most CHUNK_SIZE (a chunk whose length was damaged could claim
-    anything); incremental blob I/O copies the content once, straight into the piece."""
-    length = 0
-    with conn.blobopen("recording_chunks", "data", rowid, readonly=True) as blob:
-        while piece := blob.read(CHUNK_SIZE):
-            digest.update(piece)
-            length += len(piece)
-    return length
 
 
 class _Snapshot:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from pa_console.agent.store import blobs
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS, MOD, digest_hex, row_hash
 from pa_console.agent.store.site import digest_in, get_digest_sum
@@ -66,24 +67,19 @@ def save(conn: sqlite3.Connection, damage: Damage) -> None:
 def outstanding(conn: sqlite3.Connection, damage: Damage) -> tuple[Damage, list[bytes]]:
     """The entries not repaired since, and the recorded hashes (`rh`) of their rows, as now stored.
 
-    A row is repaired once its values hash to its recorded hash again (or it is gone). A recording whose chunks a
-    backup dropped is repaired once they are all back: a sync writes them only after checking them against the
+    A row is repaired once its values hash to its recorded hash again (or it is gone). A recording whose file a
+    backup dropped is repaired once it is back: a sync writes them only after checking them against the
     recording's SHA-256. A recording found damaged on a primary stays damaged until a later scrub finds it whole."""
     left = Damage(verified_at=damage.verified_at)
     hashes: list[bytes] = []
     for entry in damage.recordings:
-        row = conn.execute("SELECT size, chunk_size, rh FROM recordings WHERE id = ?", (entry["id"],)).fetchone()
+        row = conn.execute("SELECT sha256, rh FROM recordings WHERE id = ?", (entry["id"],)).fetchone()
         if row is None:
             continue
-        if entry.get("refetch"):
-            have = int(conn.execute("SELECT COUNT(*) FROM recording_chunks WHERE recording_id = ?",
-                                    (entry["id"],)).fetchone()[0])
-            size, chunk_size = row[0], row[1]
-            if isinstance(size, int) and isinstance(chunk_size, int) and chunk_size > 0 \
-                    and have >= max(1, -(-size // chunk_size)):
-                continue
+        if entry.get("refetch") and blobs.for_conn(conn).has(row[0]):
+            continue  # a sync wrote its file again, and a sync writes a file only after checking its SHA-256
         left.recordings.append(entry)
-        hashes.append(bytes(row[2]))
+        hashes.append(bytes(row[1]))
     for kind, key in damage.rows:
         cols = KINDS[kind]
         found = conn.execute(f"SELECT rowid, rh FROM {kind} WHERE {cols[0]} = ?", (key,)).fetchone()  # noqa: S608  # nosec B608

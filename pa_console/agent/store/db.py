@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pa_console.agent.store.migrations import MIGRATIONS
+from pa_console.agent.store import blobs
+from pa_console.agent.store.migrations import MIGRATIONS, RECORDING_FILES_SCHEMA, MigrationError
 
 # Large pages suit a store that is mostly recording blobs (fewer overflow pages per 1 MiB chunk); they only take
 # effect when the file is created. A larger auto-checkpoint means fewer checkpoints (each one syncs) during bulk sync.
@@ -51,6 +52,7 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         _private(path)
+        self.blobs = blobs.for_path(path)
         self.migrate()
 
     def connect(self) -> sqlite3.Connection:
@@ -94,11 +96,20 @@ class Database:
             if current > len(MIGRATIONS):
                 raise StoreError(f"{self.path} was written by a newer pa-agent (schema {current}); "
                                    "upgrade this agent before serving this folder.")
-            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-                for statement in script.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
+            for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
+                if callable(step):
+                    try:
+                        step(conn)
+                    except MigrationError as exc:
+                        raise StoreError(str(exc)) from exc
+                else:
+                    for statement in step.split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")
+        if current and current < RECORDING_FILES_SCHEMA <= len(MIGRATIONS):
+            # The recordings' pages are free now: give them back to the disk (copies only what is left).
+            self.connect().execute("VACUUM")
 
     def close(self) -> None:
         with self._lock:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+
+from pa_console.agent.store import blobs
+
 # Synchronised site tables carry `seq` (the change number of their last write, for incremental pulls) and `rh`
 # (a hash of the row, summed into the site digest). Deletions leave tombstones so a backup can pull them too.
 _V1 = """
@@ -35,7 +42,9 @@ CREATE TABLE recording_chunks (
 CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
 """
 
-MIGRATIONS: list[str] = [_V1]
+# A migration is SQL run statement by statement, or a function for what SQL alone cannot do (files).
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = [_V1]
 
 # v2: staging area of a backup's sync in progress (same file as the site data, so the final apply is one
 # atomic transaction), and a store id so that a backup knows whose change numbers it holds.
@@ -121,3 +130,74 @@ DELETE FROM local WHERE key = 'sync_staging';
 """
 
 MIGRATIONS.append(_V4)
+
+
+def _v5_recordings_to_files(conn: sqlite3.Connection) -> None:
+    """v5: recording content leaves the database for files written once (store/blobs.py).
+
+    Every recording's chunks become its file (written, fsynced, renamed: a file either has its final name and is
+    whole, or is a leftover in tmp/ that is collected), the chunks of a recording a backup was still downloading
+    become its partial file (so the download resumes), then the table is dropped, in the caller's transaction. A
+    crash anywhere before the commit leaves schema 4 and the files made so far: the next start makes the others
+    (a file already in place is kept) and finishes. Rows and their hashes are not touched, so the digest is the
+    same. A recording whose chunks are missing gets no file (the scrub reports it as before); one whose chunks do
+    not hash to its SHA-256 keeps its bytes under the recorded name, for the scrub to report."""
+    store = blobs.for_conn(conn)
+    store.ensure()
+    todo = [(rid, sha) for rid, sha in conn.execute("SELECT id, sha256 FROM recordings")
+            if blobs.valid_sha(sha) and not store.has(sha)]
+    need = sum(int(conn.execute("SELECT coalesce(sum(length(data)), 0) FROM recording_chunks WHERE recording_id = ?",
+                                (rid,)).fetchone()[0]) for rid, _ in todo)
+    free = shutil.disk_usage(store.root).free
+    if need and free < need + _MIGRATION_SLACK_BYTES:
+        raise MigrationError(
+            f"Moving the recordings out of the database into files (schema 5) needs about {need // 2**20 + 16} MiB "
+            f"free in {store.root.parent} and there are {free // 2**20} MiB; free space there and start again "
+            "(nothing was changed).")
+    for rid, sha in todo:
+        if store.has(sha):
+            continue  # two recordings with the same content: one file
+        if conn.execute("SELECT 1 FROM recording_chunks WHERE recording_id = ? LIMIT 1", (rid,)).fetchone():
+            store.write(_chunks(conn, rid), expected_sha=sha)
+    staged = conn.execute("SELECT id, sha256, max(seq) FROM stage_recordings GROUP BY id").fetchall()
+    for rid, sha, _ in staged:
+        if not blobs.valid_sha(sha) or store.has(sha) or store.partial_path(sha).exists():
+            continue
+        _partial(conn, store, rid, sha)
+    conn.execute("DROP TABLE recording_chunks")
+
+
+def _chunks(conn: sqlite3.Connection, rid: str) -> Iterator[bytes]:
+    idx = 0
+    while True:
+        row = conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx = ?",
+                           (rid, idx)).fetchone()
+        if row is None:
+            return
+        yield bytes(row[0])
+        idx += 1
+
+
+def _partial(conn: sqlite3.Connection, store: blobs.BlobStore, rid: str, sha: str) -> None:
+    """A backup's download in progress: its whole chunks from the first on become the partial file."""
+    chunk_size = conn.execute("SELECT chunk_size FROM stage_recordings WHERE id = ?", (rid,)).fetchone()[0]
+    tmp = store.tmp / f"migrating-{sha}"
+    with open(tmp, "wb") as fh:
+        for data in _chunks(conn, rid):
+            if len(data) != chunk_size:
+                break  # the last chunk (or a short one): fetched again with the rest
+            fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, store.partial_path(sha))
+    blobs.fsync_dir(store.partial)
+
+
+class MigrationError(Exception):
+    """A migration cannot run as things are; phrased for the administrator."""
+
+
+_MIGRATION_SLACK_BYTES = 16 * 1024 * 1024
+
+MIGRATIONS.append(_v5_recordings_to_files)
+RECORDING_FILES_SCHEMA = len(MIGRATIONS)  # from this version on, recording content is in files (store/blobs.py)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
@@ -12,6 +11,7 @@ from typing import Any
 import orjson
 
 from pa_console.agent.errors import AgentError
+from pa_console.agent.store.blobs import read_chunks
 from pa_console.agent.store.db import Database
 from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash, sub_hash
 from pa_console.protocol.constants import CHUNK_SIZE
@@ -70,8 +70,6 @@ def delete_row(conn: sqlite3.Connection, kind: str, item_id: str) -> bool:
         return False
     set_digest_sum(conn, sub_hash(get_digest_sum(conn), old[0]))
     conn.execute(f"DELETE FROM {kind} WHERE {key} = ?", (item_id,))  # noqa: S608  # nosec B608
-    if kind == "recordings":
-        conn.execute("DELETE FROM recording_chunks WHERE recording_id = ?", (item_id,))
     conn.execute("INSERT OR REPLACE INTO tombstones(kind, id, seq) VALUES (?, ?, ?)",
                  (kind, item_id, next_seq(conn)))
     return True
@@ -140,52 +138,53 @@ class SiteStore:
         return row is not None
 
     def delete(self, kind: str, item_id: str) -> bool:
+        sha = self._sha_of(item_id) if kind == "recordings" else None
         with self.db.write() as conn:
             check_writable(conn)
-            return delete_row(conn, kind, item_id)
+            deleted = delete_row(conn, kind, item_id)
+        if deleted and sha is not None:
+            # Its file goes unless another recording has the same content (the collector checks, under the lock).
+            self.db.blobs.collect(self.db.connect(), grace_s=0, only=[sha])
+        return deleted
+
+    def _sha_of(self, recording_id: str) -> str | None:
+        row = self.db.connect().execute("SELECT sha256 FROM recordings WHERE id = ?", (recording_id,)).fetchone()
+        return str(row[0]) if row else None
 
     # -- recordings -----------------------------------------------------------------------------------------
     def write_recording(self, chunks: Iterable[bytes], recording_id: str | None = None) -> RecordingWritten:
-        """Stream a recording into the store in CHUNK_SIZE pieces; it becomes visible only once complete."""
-        rid = recording_id or uuid.uuid4().hex
-        sha = hashlib.sha256()
-        size = 0
-        idx = 0
-        buf = bytearray()
-        def flush(piece: bytes) -> None:
-            nonlocal idx
-            with self.db.write() as wconn:
-                wconn.execute("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) VALUES (?, ?, ?)",
-                              (rid, idx, piece))
-            idx += 1
+        """Stream a recording into its file (store/blobs.py); it becomes visible only once complete, with its row.
 
-        for data in chunks:
-            sha.update(data)
-            size += len(data)
-            buf += data
-            while len(buf) >= CHUNK_SIZE:
-                flush(bytes(buf[:CHUNK_SIZE]))
-                del buf[:CHUNK_SIZE]
-        if buf or idx == 0:
-            flush(bytes(buf))
-        with self.db.write() as wconn:
-            check_writable(wconn)
-            # A recording written again under its id may be shorter: its old tail is not part of it.
-            wconn.execute("DELETE FROM recording_chunks WHERE recording_id = ? AND idx >= ?", (rid, idx))
-            upsert_rows(wconn, "recordings", [(rid, size, sha.hexdigest(), CHUNK_SIZE)])
-        return RecordingWritten(rid, size, sha.hexdigest())
+        The file is written, fsynced and renamed to its SHA-256 first; the row that references it is committed
+        after, in a transaction that checks the file is (still) there."""
+        rid = recording_id or uuid.uuid4().hex
+        blobs = self.db.blobs
+        old = self._sha_of(rid)
+        with blobs.written(chunks) as (sha, size), self.db.write() as wconn:
+            refused: SiteWriteRefused | None = None
+            try:
+                check_writable(wconn)
+            except SiteWriteRefused as exc:
+                refused = exc
+            if refused is None:
+                if not blobs.has(sha):
+                    raise AgentError(503, "The recording's file vanished before it was recorded; send it again.",
+                                     "storage")
+                upsert_rows(wconn, "recordings", [(rid, size, sha, CHUNK_SIZE)])
+        if refused is not None or (old is not None and old != sha):
+            # A refused write leaves nothing behind; a recording written again may leave its old content unused.
+            blobs.collect(self.db.connect(), grace_s=0, only=[sha if refused is not None else str(old)])
+        if refused is not None:
+            raise refused
+        return RecordingWritten(rid, size, sha)
 
     def read_recording(self, recording_id: str, from_chunk: int = 0) -> Iterator[bytes]:
         """Yield a recording's chunks one by one (never the whole recording in memory)."""
-        conn = self.db.connect()
-        idx = from_chunk
-        while True:
-            row = conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx = ?",
-                               (recording_id, idx)).fetchone()
-            if row is None:
-                return
-            yield bytes(row[0])
-            idx += 1
+        row = self.db.connect().execute("SELECT sha256, chunk_size FROM recordings WHERE id = ?",
+                                        (recording_id,)).fetchone()
+        if row is None or not self.db.blobs.has(row[0]):
+            return
+        yield from read_chunks(self.db.blobs.path(row[0]), int(row[1]) or CHUNK_SIZE, from_chunk)
 
     # -- digest ---------------------------------------------------------------------------------------------
     def digest(self) -> SiteDigest:

@@ -8,10 +8,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from pa_console.agent.store import blobs
 from pa_console.agent.sync.staging import clear_staging, rollback
 
-# A full copy needs the data itself plus room for the WAL and the index builds; a margin over the primary's
-# store size (measured: a 1 GiB store grew the backup's folder by ~1.05 GiB during the apply).
+# A full copy needs the data itself (the database and the recording files) plus room for the WAL and the index
+# builds; a margin over the primary's store size (measured with recordings still in SQLite: a 1 GiB store grew the
+# backup's folder by ~1.05 GiB during the apply; recording files are written once, so the margin is generous now).
 FULL_COPY_MARGIN = 1.15
 FULL_COPY_SLACK_BYTES = 16 * 1024 * 1024
 
@@ -97,25 +99,12 @@ def check_room(folder: Path, db_path: Path, upcoming: int) -> None:
 
 
 def free_partial(conn: sqlite3.Connection) -> None:
-    """After a sync failed for want of space: drop the chunks of recordings not yet visible and what is staged, and
-    give the WAL's space back to the disk (the next sync starts that part again).
-
-    On a full disk the deletion itself needs room to be logged, so it goes in small transactions, the WAL emptied
-    (checkpoint, truncate) after each: each needs only a few pages of WAL, whatever was staged."""
+    """After a sync failed for want of space: drop the partial files of recordings not yet complete and what is
+    staged, and give the WAL's space back to the disk (the next sync starts that part again). Complete files of the
+    staged recordings go with the staging (the collector finds them unreferenced); the backup's own copy stays."""
+    store = blobs.for_conn(conn)
+    store.drop_partials()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            removed = conn.execute(
-                "DELETE FROM recording_chunks WHERE rowid IN (SELECT rowid FROM recording_chunks WHERE recording_id "
-                "NOT IN (SELECT id FROM recordings) LIMIT 8)").rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            rollback(conn)
-            raise
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if not removed:
-            break
     conn.execute("BEGIN IMMEDIATE")
     try:
         clear_staging(conn)
@@ -124,3 +113,4 @@ def free_partial(conn: sqlite3.Connection) -> None:
         rollback(conn)
         raise
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.collect(conn, grace_s=0)

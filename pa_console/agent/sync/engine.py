@@ -22,7 +22,7 @@ from pa_console.agent.store.db import open_connection
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS
 from pa_console.agent.sync import staging
-from pa_console.agent.sync.blob_frames import FrameError, FrameParser
+from pa_console.agent.sync.blob_pull import BlobPull, Peer, PullFailed
 from pa_console.agent.sync.disk import (
     check_room,
     free_bytes,
@@ -35,6 +35,7 @@ from pa_console.agent.sync.disk import (
 from pa_console.agent.sync.feed import FORMAT, FRAME_HEADER
 from pa_console.agent.sync.pipeline import WriteBehind
 from pa_console.agent.sync.progress import ProgressTracker
+from pa_console.agent.sync.recording_files import ContentError, PartialFiles
 from pa_console.protocol.events import SyncFailed as SyncFailedEvent
 from pa_console.protocol.events import SyncFinished, SyncProgressed, SyncStarted
 from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatus
@@ -42,7 +43,6 @@ from pa_console.protocol.models import Role, SyncProgress, SyncReport, SyncStatu
 log = logging.getLogger(__name__)
 
 _BLOB_BATCH_ITEMS = 2000
-_WRITE_BATCH_BYTES = 4 * 1024 * 1024
 _MAX_FRAME_BYTES = 64 * 1024 * 1024  # a page of 5000 rows is ~1 MB as JSON or as a database image
 _QUEUE_DEPTH = 4  # batches in flight between network and disk: bounds memory to ~20 MiB
 
@@ -137,8 +137,10 @@ class SyncEngine:
                 header = await self._pull_rows(client, tracker, report)
             await self._pull_recordings(client, tracker, report)
             tracker.phase("applying")
+            released = await self._run(staging.files_the_apply_may_release)
             applied = await self._run(staging.apply, header["digest"], report, epoch)
             tracker.close_phase()
+            await self._collect(released)
             report.update(status=SyncStatus.OK, digest_ok=True, primary_digest=header["digest"],
                           rows_applied=applied, phases_s=tracker.phases_s, primary_store=header["store_id"],
                           primary_seq=header["upto"])
@@ -171,6 +173,17 @@ class SyncEngine:
             report.update(status=SyncStatus.FAILED, error=f"The sync failed unexpectedly ({type(exc).__name__}); "
                                                           "see the agent log. The backup keeps its previous copy.")
         return self._finish(report, t0)
+
+    async def _collect(self, released: list[str] | None) -> None:
+        """Files of recordings the apply removed (deleted on the primary, or replaced by a full copy) go: those it
+        may have released after an incremental copy (`released`), any unused one after a full copy (None)."""
+        try:
+            if released is None:
+                await self._run(self.runtime.db.blobs.collect)
+            elif released:
+                await self._run(self.runtime.db.blobs.collect, 0.0, released)
+        except (OSError, sqlite3.Error) as exc:  # collected at the next sync or start
+            log.warning("could not remove unused recording files: %r", exc)
 
     def _finish(self, report: dict[str, Any], t0: float) -> SyncReport:
         rt = self.runtime
@@ -290,61 +303,56 @@ class SyncEngine:
         tracker.phase("recordings", bytes_total=tracker.progress.bytes_done + sum(n.missing_bytes for n in needed))
         for start in range(0, len(needed), _BLOB_BATCH_ITEMS):
             batch = needed[start:start + _BLOB_BATCH_ITEMS]
-            hashes = staging.RecordingHashes(batch)
-            await self._pull_blob_batch(client, batch, hashes, tracker, report)
-            damaged = await self._run(staging.drop_damaged, hashes)
-            if damaged:
-                raise SyncFailed(f"Recording {damaged[0]} arrived damaged (its SHA-256 does not match); it will be "
-                                 "fetched again at the next sync.")
+            files = PartialFiles(self.runtime.db.blobs, batch)
+            try:
+                await self._pull_blob_batch(client, batch, files, tracker, report)
+                await asyncio.to_thread(files.finish)
+            finally:
+                await asyncio.to_thread(files.close)
+            if files.damaged:
+                raise SyncFailed(f"Recording {files.damaged[0]} arrived damaged (its SHA-256 does not match); it will "
+                                 "be fetched again at the next sync.")
+        # The apply commits rows that reference files already in place: every one must be here by now.
+        left = await self._run(staging.needed_recordings)
+        if left:
+            raise SyncFailed(f"Recording {left[0].id} did not arrive whole; the next sync fetches it again.")
 
     async def _pull_blob_batch(self, client: PeerClient, batch: list[staging.NeededRecording],
-                               hashes: staging.RecordingHashes, tracker: ProgressTracker,
-                               report: dict[str, Any]) -> None:
-        """Chunks go to the writer in the pieces they arrived in (no join, no copy), ~4 MiB per transaction."""
+                               files: PartialFiles, tracker: ProgressTracker, report: dict[str, Any]) -> None:
+        """One request for the batch, read on a pinned TLS socket of its own in a worker thread, straight into the
+        recordings' partial files (sync/blob_pull.py); the event loop only gets progress, a few times a second."""
         items = [[n.id, n.have_chunks] for n in batch]
-
+        frames = sum(n.chunks - n.have_chunks for n in batch)
         root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
+        loop = asyncio.get_running_loop()
 
-        async def write(chunks: list[tuple[str, int, staging.Pieces]]) -> None:
-            check_room(root, db_path, sum(len(p) for c in chunks for p in c[2]))
-            await self._run(staging.write_chunks, chunks, hashes)
+        def pulled(content: int, wire: int) -> None:
+            report["bytes_moved"] += wire
+            tracker.add(nbytes=content)
 
-        writer: WriteBehind[list[tuple[str, int, staging.Pieces]]] = WriteBehind(write, _QUEUE_DEPTH)
-        pending: list[tuple[str, int, staging.Pieces]] = []
-        pending_bytes = 0
+        def progress(content: int, wire: int) -> None:
+            loop.call_soon_threadsafe(pulled, content, wire)
+
+        def room(upcoming: int) -> None:
+            check_room(root, db_path, upcoming)
+
+        peer = Peer(client.host, client.port, client.api_prefix + "/peer/blobs", client.ssl_context, client.token,
+                    client.what)
+        pull = BlobPull(peer, items, frames, files, progress, room)
+        running = loop.run_in_executor(None, pull.run)
         try:
-            async with client.stream("POST", "/peer/blobs", json={"items": items}) as content:
-                frames = sum(n.chunks - n.have_chunks for n in batch)
-                parser = FrameParser()
-                while frames:
-                    data = await content.readany()
-                    if not data:
-                        raise SyncFailed("The connection to the primary broke off while recordings were moving; "
-                                         "the next sync continues from what arrived.")
-                    try:
-                        complete = parser.feed(data)
-                    except FrameError as exc:
-                        raise SyncFailed(f"The primary's recording stream could not be read ({exc}).") from exc
-                    arrived = 0
-                    for frame in complete:
-                        if frame.gone:
-                            raise SyncFailed("A recording was deleted on the primary during the sync; the next "
-                                             "sync takes the deletion into account.")
-                        pending.append((frame.recording_id, frame.index, frame.pieces))
-                        pending_bytes += frame.size
-                        arrived += frame.size
-                        report["bytes_moved"] += frame.wire_bytes
-                        frames -= 1
-                    if arrived:
-                        tracker.add(nbytes=arrived)
-                    if pending_bytes >= _WRITE_BATCH_BYTES or (pending and not frames):
-                        await writer.put(pending)
-                        pending, pending_bytes = [], 0
-        except BaseException:
-            # What arrived is kept (resumable), but the first error is the one reported.
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            pull.abort()  # the thread stops at its next read; what it wrote stays (resumable)
             with contextlib.suppress(Exception):
-                if pending:
-                    await writer.put(pending)
-                await writer.close()
+                await asyncio.wait_for(asyncio.shield(running), 10)
             raise
-        await writer.close()
+        except PullFailed as exc:
+            if exc.status is not None:
+                raise PeerError(str(exc), exc.status) from exc
+            raise SyncFailed(str(exc)) from exc
+        except ContentError as exc:
+            raise SyncFailed(f"The primary's recording stream could not be stored ({exc}); the next sync "
+                             "continues from what arrived.") from exc
+        finally:
+            await asyncio.sleep(0)  # progress the thread scheduled is counted before the report is made

@@ -6,6 +6,7 @@ is a state the primary really had."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import struct
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from pa_console.agent.store import blobs
 from pa_console.agent.store.rows import KINDS, digest_hex
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set
 from pa_console.agent.sync import page_image
@@ -46,10 +48,14 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 def _store_bytes(conn: sqlite3.Connection) -> int:
-    """About what a full copy of this store takes on disk (its used pages), for the backup's space check."""
+    """About what a full copy of this store takes on disk (the database's used pages and the recordings' files, one
+    per content), for the backup's space check."""
     pages = int(conn.execute("PRAGMA page_count").fetchone()[0]) - int(conn.execute("PRAGMA freelist_count")
                                                                       .fetchone()[0])
-    return pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
+    # total(): a float, so that sizes from a damaged row cannot overflow; the file sizes are what the rows say.
+    files = int(min(conn.execute("SELECT total(size) FROM (SELECT DISTINCT sha256, size FROM recordings "
+                                 "WHERE typeof(size) = 'integer' AND size > 0)").fetchone()[0], 2.0**62))
+    return pages * int(conn.execute("PRAGMA page_size").fetchone()[0]) + files
 
 
 def changes(db_path: Path, own_store: str, since: int, store: str, resume: dict[str, int],
@@ -123,71 +129,78 @@ class BlobFeed:
     """Recording content as frames: a 4-byte length, a JSON header {"r": id, "i": chunk index, "n": bytes}, then the
     bytes; a recording that no longer exists gets one header with "gone": true (it was deleted meanwhile).
 
-    The stream is planned up front from the chunks' lengths (SQLite keeps a blob's length in its row, so planning
-    reads no content), which gives the response its exact length. The content is then read in batches of several
-    chunks, each batch in a snapshot of its own (a long stream must not hold one snapshot open: the primary's
-    write-ahead log could not be checkpointed meanwhile). A chunk that vanished or changed after the plan raises
-    ChunkChanged. Memory: one small entry per recording, never one per chunk."""
+    The content is each recording's file (store/blobs.py), cut into chunks of the row's chunk size. The stream is
+    planned up front from the rows and the files' sizes, which gives the response its exact length; files are
+    written once and never change, so the plan holds unless a recording is deleted while it is sent (its file is
+    opened when its turn comes: a file gone by then raises ChunkChanged). Each chunk is read with one pread
+    straight into the bytes that go to the transport (one copy). Memory: one small entry per recording."""
 
     def __init__(self, db_path: Path, items: list[tuple[str, int]]) -> None:
-        self._conn = _open(db_path)
-        self._plan: list[tuple[str, int, int, int]] = []  # recording id, first chunk, chunks (0: gone), frame bytes
+        self._store = blobs.for_path(db_path)
+        # recording id, file, chunk size, first chunk, chunks (0: gone), frame bytes
+        self._plan: list[tuple[str, Path | None, int, int, int, int]] = []
+        conn = _open(db_path)
         try:
-            self._conn.execute("BEGIN")
+            conn.execute("BEGIN")
             for rid, start in items:
+                row = conn.execute("SELECT sha256, chunk_size FROM recordings WHERE id = ?", (rid,)).fetchone()
+                size = self._store.size_of(row[0]) if row is not None else None
+                chunk_size = row[1] if row is not None and isinstance(row[1], int) and row[1] > 0 else 0
                 count, nbytes = 0, 0
-                for idx, size in self._conn.execute(
-                        "SELECT idx, length(data) FROM recording_chunks WHERE recording_id = ? AND idx >= ? "
-                        "ORDER BY idx", (rid, start)):
-                    if idx != start + count:
-                        break  # a gap: what follows it is not part of the recording's continuous content
-                    count += 1
-                    nbytes += len(_chunk_header(rid, idx, size)) + size
+                if size is not None and chunk_size:
+                    chunks = max(1, -(-size // chunk_size))
+                    count = max(0, chunks - start)
+                    for idx in range(start, start + count):
+                        length = min(chunk_size, size - idx * chunk_size)
+                        nbytes += len(_chunk_header(rid, idx, length)) + length
                 if not count:
                     nbytes = len(_gone_header(rid, start))
-                self._plan.append((rid, start, count, nbytes))
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.close()
-            raise
-        self.length = sum(entry[3] for entry in self._plan)
+                path = self._store.path(row[0]) if count else None
+                self._plan.append((rid, path, chunk_size, start, count, nbytes))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        self.length = sum(entry[5] for entry in self._plan)
         self._at = (0, 0, 0)  # plan entry, chunks of it sent, its bytes sent
+        self._fd: int | None = None
 
     def read(self, max_bytes: int) -> list[bytes]:
         """The next frames' pieces (each header, then its content), about max_bytes of them; [] at the end."""
         pieces: list[bytes] = []
         taken = 0
         entry, done, sent = self._at
-        self._conn.execute("BEGIN")
-        try:
-            while entry < len(self._plan) and (not pieces or taken < max_bytes):
-                rid, start, count, nbytes = self._plan[entry]
-                if not count:
-                    pieces.append(_gone_header(rid, start))
-                    entry, done, sent = entry + 1, 0, 0
-                    continue
-                row = self._conn.execute("SELECT rowid FROM recording_chunks WHERE recording_id = ? AND idx = ?",
-                                         (rid, start + done)).fetchone()
-                if row is None:
-                    raise ChunkChanged(f"recording {rid} was deleted while it was being sent")
-                # Incremental blob I/O copies the content once, straight into the bytes (a SELECT copies it twice).
-                with self._conn.blobopen("recording_chunks", "data", row[0], readonly=True) as blob:
-                    data = blob.read()
-                head = _chunk_header(rid, start + done, len(data))
-                pieces += (head, data)
-                taken += len(head) + len(data)
-                done, sent = done + 1, sent + len(head) + len(data)
-                if sent > nbytes or (done == count and sent != nbytes):
-                    raise ChunkChanged(f"recording {rid} changed while it was being sent")
-                if done == count:
-                    entry, done, sent = entry + 1, 0, 0
-        finally:
-            self._conn.execute("COMMIT")
+        while entry < len(self._plan) and (not pieces or taken < max_bytes):
+            rid, path, chunk_size, start, count, nbytes = self._plan[entry]
+            if not count or path is None:
+                pieces.append(_gone_header(rid, start))
+                entry, done, sent = entry + 1, 0, 0
+                continue
+            if self._fd is None:
+                try:
+                    self._fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    raise ChunkChanged(f"recording {rid} was deleted while it was being sent") from None
+            idx = start + done
+            data = os.pread(self._fd, chunk_size, idx * chunk_size)
+            head = _chunk_header(rid, idx, len(data))
+            pieces += (head, data)
+            taken += len(head) + len(data)
+            done, sent = done + 1, sent + len(head) + len(data)
+            if sent > nbytes or (done == count and sent != nbytes):
+                raise ChunkChanged(f"recording {rid} changed while it was being sent")
+            if done == count:
+                entry, done, sent = entry + 1, 0, 0
+                self._close_file()
         self._at = (entry, done, sent)
         return pieces
 
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def close(self) -> None:
-        self._conn.close()
+        self._close_file()
 
 
 def _chunk_header(rid: str, idx: int, size: int) -> bytes:

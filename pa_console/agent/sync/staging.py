@@ -1,22 +1,23 @@
 """The backup's side of a pull, in the store: stage what arrives, then apply it in one transaction.
 
 Rows are staged as they arrive into unindexed copies of the site tables (`stage_<kind>`, with the primary's change
-number and the row's hash), in the same file as the site data; recording chunks go straight into place (invisible
-until their row is committed). So an interrupted sync leaves the previous complete copy untouched, and the next sync
-continues from what is staged instead of moving it again. A full copy is applied by swapping the staged tables in
+number and the row's hash), in the same file as the site data; recording content goes into files (store/blobs.py,
+sync/recording_files.py), in place before the rows that reference them are committed. So an interrupted sync
+leaves the previous complete copy untouched, and the next sync continues from what is staged instead of moving it
+again. A full copy is applied by swapping the staged tables in
 (their indexes built once, by sorting); an incremental one is merged."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 import orjson
 
+from pa_console.agent.store import blobs
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.rows import KINDS, MOD, digest_hex, hash_staged
 from pa_console.agent.store.site import get_digest_sum, meta_get, meta_set, set_digest_sum
@@ -88,7 +89,6 @@ def wipe_site_data(conn: sqlite3.Connection) -> None:
     """Break on a backup: remove the synchronised copy (inside the caller's transaction)."""
     for kind in KINDS:
         conn.execute(f"DELETE FROM {kind}")  # noqa: S608  # nosec B608
-    conn.execute("DELETE FROM recording_chunks")
     conn.execute("DELETE FROM tombstones")
     clear_staging(conn)
     set_digest_sum(conn, 0)
@@ -252,85 +252,43 @@ class NeededRecording:
 
 
 def needed_recordings(conn: sqlite3.Connection) -> list[NeededRecording]:
-    """Recordings the staged rows will make visible whose content is not (all) here yet."""
+    """Recordings the staged rows will make visible whose file is not here yet, one per content (files are named
+    by SHA-256), each with the whole chunks its partial file holds (a download resumes from there). A partial that
+    holds every byte is checked by its hash and put in place here (or dropped if damaged)."""
+    store = blobs.for_conn(conn)
     deleted = dict(conn.execute("SELECT id, max(seq) FROM stage_tombstones WHERE kind = 'recordings' GROUP BY id"))
-    needed = []
+    needed: dict[str, NeededRecording] = {}
     # With several attempts staged, a recording's latest version wins (bare columns come from the max(seq) row).
     staged = conn.execute("SELECT id, size, sha256, chunk_size, max(seq) FROM stage_recordings GROUP BY id").fetchall()
     for rid, size, sha256, chunk_size, seq in staged:
-        if deleted.get(rid, -1) > seq:
+        if deleted.get(rid, -1) > seq or sha256 in needed or not blobs.valid_sha(sha256) or store.has(sha256):
+            continue  # deleted again, the same content as another, a row no file can prove, or here already
+        if not isinstance(size, int) or not isinstance(chunk_size, int) or chunk_size <= 0 or size < 0:
             continue
-        have = int(conn.execute("SELECT COUNT(*) FROM recording_chunks WHERE recording_id = ?", (rid,)).fetchone()[0])
-        rec = NeededRecording(rid, size, sha256, chunk_size, have)
-        if rec.have_chunks < rec.chunks:
-            needed.append(rec)
-    return needed
+        rec = NeededRecording(rid, size, sha256, chunk_size, 0)
+        try:
+            held = store.partial_path(sha256).stat().st_size
+        except OSError:
+            held = 0
+        if held >= size:
+            if store.adopt_partial(sha256, size):
+                continue  # every byte had arrived before the sync stopped: checked by its hash, now in place
+            held = 0 if not store.partial_path(sha256).exists() else held  # damaged: dropped, fetched whole
+        rec.have_chunks = min(held // chunk_size, rec.chunks - 1)
+        needed[sha256] = rec
+    return list(needed.values())
 
 
-class RecordingHashes:
-    """SHA-256 of each recording as its chunks are written (no second read); a resumed recording's hash starts
-    from the chunks already stored."""
-
-    def __init__(self, batch: list[NeededRecording]) -> None:
-        self.recordings = {r.id: r for r in batch}
-        self._sha: dict[str, Any] = {}
-        self._size: dict[str, int] = {}
-
-    def update(self, conn: sqlite3.Connection, rid: str, data: bytes | memoryview) -> None:
-        if rid not in self._sha:
-            sha = hashlib.sha256()
-            size = 0
-            for (stored,) in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = ? AND idx < ? "
-                                          "ORDER BY idx", (rid, self.recordings[rid].have_chunks)):
-                sha.update(stored)
-                size += len(stored)
-            self._sha[rid], self._size[rid] = sha, size
-        self._sha[rid].update(data)
-        self._size[rid] += len(data)
-
-    def damaged(self) -> list[str]:
-        return [rid for rid, rec in self.recordings.items()
-                if rid not in self._sha or self._size[rid] != rec.size or self._sha[rid].hexdigest() != rec.sha256]
-
-
-Pieces = Sequence[bytes | memoryview]
-
-
-def write_chunks(conn: sqlite3.Connection, chunks: Sequence[tuple[str, int, Pieces]],
-                 hashes: RecordingHashes | None = None) -> None:
-    """Write (and hash) chunks whose content is in the pieces it arrived in, in one transaction.
-
-    Each chunk is inserted as a zeroblob of its size, then the pieces are written into it (incremental blob I/O):
-    binding a whole 1 MiB chunk to the INSERT cost 2-3x the CPU (measured: SQLite copies a bound blob through fresh
-    allocations of its size, each one page-faulted in), and the pieces never need to be joined."""
-    if hashes is not None:
-        for rid, _, pieces in chunks:
-            for piece in pieces:
-                hashes.update(conn, rid, piece)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for rid, idx, pieces in chunks:
-            size = sum(len(piece) for piece in pieces)
-            ((rowid,),) = conn.execute("INSERT OR REPLACE INTO recording_chunks(recording_id, idx, data) "
-                                       "VALUES (?, ?, zeroblob(?)) RETURNING rowid", (rid, idx, size)).fetchall()
-            if size:
-                with conn.blobopen("recording_chunks", "data", rowid) as blob:
-                    for piece in pieces:
-                        blob.write(piece)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
-
-
-def drop_damaged(conn: sqlite3.Connection, hashes: RecordingHashes) -> list[str]:
-    """Recordings whose content does not match their SHA-256 are dropped, so the next sync fetches them again."""
-    damaged = hashes.damaged()
-    if damaged:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("DELETE FROM recording_chunks WHERE recording_id = ?", [(rid,) for rid in damaged])
-        conn.execute("COMMIT")
-    return damaged
+def files_the_apply_may_release(conn: sqlite3.Connection) -> list[str] | None:
+    """The SHA-256s of the recordings an incremental apply replaces or deletes (their files may become unused), or
+    None for a full copy (which may release any). Read before the apply, so that collecting after it costs what
+    the change costs, not what the site holds."""
+    staging = _local(conn, STAGING_KEY)
+    if staging is None or int(staging["base"]) == 0:
+        return None
+    return [str(sha) for (sha,) in conn.execute(
+        "SELECT sha256 FROM recordings WHERE id IN (SELECT id FROM stage_recordings UNION "
+        "SELECT id FROM stage_tombstones WHERE kind = 'recordings')")]
 
 
 def _sum(conn: sqlite3.Connection, sql: str, *args: Any) -> int:
@@ -443,7 +401,6 @@ def apply(conn: sqlite3.Connection, expected_digest: str, report: dict[str, Any]
                 total, applied = total - removed, applied + count
             last_seq = offset + int(staging["upto"])
         total %= MOD
-        conn.execute("DELETE FROM recording_chunks WHERE recording_id NOT IN (SELECT id FROM recordings)")
         got = digest_hex(total)
         report["backup_digest"] = got
         if got != expected_digest:

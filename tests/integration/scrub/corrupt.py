@@ -1,9 +1,13 @@
-"""Damage as a disk would do it: one bit flipped in the bytes of site.db, below SQLite (which cannot tell)."""
+"""Damage as a disk would do it: one bit flipped in the bytes of site.db (below SQLite, which cannot tell) or of a
+recording's file."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from pa_console.agent.store.blobs import blob_root
+from pa_console.protocol.constants import CHUNK_SIZE
 
 
 def checkpoint(db: Path) -> None:
@@ -38,12 +42,21 @@ def recording_ids(db: Path) -> list[str]:
         return [str(r[0]) for r in conn.execute("SELECT id FROM recordings ORDER BY id")]
 
 
-def flip_in_recording(db: Path, recording_id: str, chunk: int = 0, at: int = 32) -> None:
-    """One bit of a recording's content (its chunk's first 64 bytes locate it in the file: random data)."""
+def recording_file(db: Path, recording_id: str) -> Path:
+    """Where a recording's content lives (store/blobs.py: a file named by its SHA-256 beside site.db)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        (head,) = conn.execute("SELECT substr(data, 1, 64) FROM recording_chunks WHERE recording_id = ? AND idx = ?",
-                               (recording_id, chunk)).fetchone()
-    assert flip_everywhere(db, bytes(head), at) >= 1
+        (sha,) = conn.execute("SELECT sha256 FROM recordings WHERE id = ?", (recording_id,)).fetchone()
+    return blob_root(db) / "by-sha256" / str(sha)
+
+
+def flip_in_recording(db: Path, recording_id: str, chunk: int = 0, at: int = 32) -> None:
+    """One bit of a recording's content, in its file, below the agent (which keeps the file's recorded hash)."""
+    path = recording_file(db, recording_id)
+    with path.open("r+b") as f:
+        f.seek(chunk * CHUNK_SIZE + at)
+        byte = f.read(1)
+        f.seek(chunk * CHUNK_SIZE + at)
+        f.write(bytes([byte[0] ^ 1]))
 
 
 def flip_in_text(db: Path, text: str, at: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from pathlib import Path
@@ -31,6 +32,7 @@ from pa_console.agent.store.db import Database
 from pa_console.agent.store.local import set_in
 from pa_console.agent.store.site import SiteStore, SiteWriteRefused
 from pa_console.agent.sync import feed, staging
+from pa_console.protocol.constants import CHUNK_SIZE
 from pa_console.protocol.models import EventType
 
 AUTO = WatchConfig(primary_timeout_s=10, probe_interval_s=1, auto_failover=True, own_name="beta", peer_name="alpha")
@@ -150,15 +152,19 @@ def test_keep_diverged_keeps_exactly_the_rows_after_the_confirmed_change(tmp_pat
     site.add_sessions(later)
     site.set_setting("email", {"sender": "last@example.com"})
     site.delete("sessions", str(later[0][0]))
+    content = os.urandom(2 * CHUNK_SIZE + 5)  # a diverged recording: kept with its content (from its file)
+    site.write_recording([content], recording_id="rec")
     kept = keep_diverged(db.path, tmp_path, "dc1/pa-a", 3, confirmed)
     assert kept.path is not None and kept.path.parent == tmp_path / "split-brain" and "dc1_pa-a" in kept.path.name
-    assert kept.rows == {"sessions": 3, "site_settings": 1, "tombstones": 1}
+    assert kept.rows == {"sessions": 3, "site_settings": 1, "tombstones": 1, "recordings": 1}
     assert kept.path.stat().st_mode & 0o077 == 0
     with sqlite3.connect(kept.path) as conn:
         assert {r[0] for r in conn.execute("SELECT id FROM sessions")} == {str(s[0]) for s in later[1:]}
         assert orjson.loads(conn.execute("SELECT value FROM site_settings").fetchone()[0])["sender"] == \
             "last@example.com"
         assert "local" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert b"".join(r[0] for r in conn.execute("SELECT data FROM recording_chunks WHERE recording_id = 'rec' "
+                                                   "ORDER BY idx")) == content
 
 
 def test_keep_diverged_leaves_no_partial_file_when_it_fails(tmp_path: Path) -> None:

@@ -1,7 +1,5 @@
-"""The backup's reading of the /peer/blobs stream (frames written by feed.BlobFeed), piece by piece as it arrives.
-
-A chunk's content is kept in the pieces the network handed over (memoryviews of them), never joined into one
-1 MiB string: the store writes the pieces straight into the chunk's blob and the hash reads them where they are."""
+"""A reference reader of the /peer/blobs stream (frames written by feed.BlobFeed), piece by piece as it arrives: the
+tests check the feed with it (the backup itself reads the stream with sync/blob_pull.py)."""
 
 from __future__ import annotations
 

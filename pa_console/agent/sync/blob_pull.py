@@ -1,0 +1,255 @@
+"""The backup's pull of recording content (POST /peer/blobs): one pinned TLS socket, read in a worker thread
+straight into the recordings' partial files.
+
+The frames are those of feed.BlobFeed (a 4-byte length, a JSON header {"r", "i", "n"}, then n bytes of content).
+The thread reads the TLS stream into one preallocated buffer (`recv_into`, ~512 KiB at a time), and hands each
+frame's content to PartialFiles as slices of that buffer: hashed and written where it lies, no copy, no bytes object
+per piece. TLS decryption, SHA-256 and the writes all release the GIL, so the event loop (the agent's API, the
+failover probes) runs meanwhile; the loop only receives progress. aiohttp still carries the control calls and the
+change stream: this path exists because recordings are the bulk of a first sync, and aiohttp's pieces, its
+StreamReader and the event loop's share of every byte cost CPU the backup does not have on two cores.
+
+The TLS context is the peer client's, so the primary's certificate is pinned exactly as for every other call
+(pa_console/protocol/tls_pin.py), and the same token authenticates the request."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pa_console.agent.peer.tls import describe_connect_error
+from pa_console.agent.sync.feed import FRAME_HEADER
+from pa_console.agent.sync.recording_files import PartialFiles
+
+_BUFFER_BYTES = 1024 * 1024
+_FILL_BYTES = 512 * 1024  # read at least this much before handing it on (or the end of the stream)
+_HEAD_MAX = 64 * 1024
+_FRAME_HEAD_MAX = 4096
+_PROGRESS_BYTES = 4 * 1024 * 1024
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0  # as the aiohttp streams' sock_read
+
+
+class PullFailed(Exception):
+    """The pull stopped; the sentence is for the administrator (what arrived is kept, the next sync resumes)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Peer:
+    host: str
+    port: int
+    path: str  # the endpoint's path, with the API prefix
+    context: ssl.SSLContext
+    token: str | None
+    what: str = "the primary"
+
+    @property
+    def where(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class BlobPull:
+    """One request for a batch of recordings. `run` blocks (call it in a thread); `abort` from another thread."""
+
+    def __init__(self, peer: Peer, items: list[list[Any]], frames: int, files: PartialFiles,
+                 progress: Callable[[int, int], None], room: Callable[[int], None]) -> None:
+        self.peer = peer
+        self.items = items
+        self.frames = frames
+        self.files = files
+        self.progress = progress  # (content bytes, wire bytes) since the last call; called from the thread
+        self.room = room  # raises if `n` more bytes would not fit on the disk
+        self._sock: socket.socket | None = None
+        self._aborted = threading.Event()
+
+    def abort(self) -> None:
+        self._aborted.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def run(self) -> None:
+        peer = self.peer
+        try:
+            raw = socket.create_connection((peer.host, peer.port), timeout=CONNECT_TIMEOUT_S)
+        except OSError as exc:
+            raise PullFailed(describe_connect_error(exc, peer.what, peer.host, peer.port)) from exc
+        try:
+            raw.settimeout(READ_TIMEOUT_S)
+            try:
+                tls = peer.context.wrap_socket(raw, server_hostname=peer.host)
+            except ssl.SSLCertVerificationError as exc:
+                raise PullFailed(f"{peer.what.capitalize()} at {peer.where} presented a different TLS certificate "
+                                 "than the one pinned when the relationship was made; if it was reinstalled, break "
+                                 "and re-establish the relationship.") from exc
+            self._sock = tls
+            if self._aborted.is_set():
+                raise PullFailed("The pull was stopped.")
+            with tls:
+                self._exchange(tls)
+        except PullFailed:
+            raise
+        except TimeoutError as exc:
+            raise PullFailed(f"{peer.what.capitalize()} at {peer.where} did not answer in time.") from exc
+        except (ssl.SSLError, ConnectionError) as exc:
+            raise PullFailed(self._broke_off()) from exc
+        except OSError as exc:
+            if self._aborted.is_set():
+                raise PullFailed("The pull was stopped.") from exc
+            raise
+        finally:
+            self._sock = None
+            raw.close()
+
+    def _broke_off(self) -> str:
+        return ("The connection to the primary broke off while recordings were moving; the next sync continues "
+                "from what arrived.")
+
+    def _exchange(self, tls: ssl.SSLSocket) -> None:
+        peer = self.peer
+        body = orjson.dumps({"items": self.items})
+        head = (f"POST {peer.path} HTTP/1.1\r\nHost: {peer.where}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+                + (f"Authorization: Bearer {peer.token}\r\n" if peer.token else "") + "\r\n").encode()
+        tls.sendall(head + body)
+        buf = bytearray(_BUFFER_BYTES)
+        view = memoryview(buf)
+        filled = 0
+        while (end := bytes(view[:filled]).find(b"\r\n\r\n")) < 0:
+            if filled >= _HEAD_MAX:
+                raise PullFailed(f"{peer.what.capitalize()} at {peer.where} sent a response that is not HTTP.")
+            n = tls.recv_into(view[filled:_HEAD_MAX])
+            if not n:
+                raise PullFailed(self._broke_off())
+            filled += n
+        status, length = _parse_head(bytes(view[:end]))
+        start = end + 4
+        if status >= 400 or status != 200 or length is None:
+            raise PullFailed(self._refusal(tls, status, length, bytes(view[start:filled])), status)
+        self._frames(tls, view, start, filled, length)
+
+    def _refusal(self, tls: ssl.SSLSocket, status: int, length: int | None, got: bytes) -> str:
+        want = min(length or 0, _HEAD_MAX)
+        with contextlib.suppress(OSError):
+            while len(got) < want:
+                more = tls.recv(want - len(got))
+                if not more:
+                    break
+                got += more
+        detail = None
+        with contextlib.suppress(orjson.JSONDecodeError):
+            doc = orjson.loads(got)
+            detail = doc.get("detail") if isinstance(doc, dict) else None
+        return str(detail or f"{self.peer.what} answered HTTP {status}.")
+
+    def _frames(self, tls: ssl.SSLSocket, view: memoryview, pos: int, filled: int, length: int) -> None:
+        """Parse frames out of the buffer; content slices go to the files. `left` counts the body still unread."""
+        files, frames = self.files, self.frames
+        left = length - (filled - pos)
+        content_left = -1  # bytes of the current chunk's content still to come; -1: between frames
+        unreported = [0, 0]
+        unchecked = 0
+        while frames:
+            if pos == filled:
+                pos = filled = 0
+            # Fill: whole frames' headers need contiguous bytes, so what is unparsed moves to the front first.
+            if filled - pos < _FILL_BYTES and left:
+                if pos:
+                    view[:filled - pos] = view[pos:filled]
+                    filled, pos = filled - pos, 0
+                while filled < _FILL_BYTES and left:
+                    n = tls.recv_into(view[filled:filled + min(len(view) - filled, left)])
+                    if not n:
+                        raise PullFailed(self._broke_off())
+                    filled += n
+                    left -= n
+            elif pos == filled and not left:
+                raise PullFailed(self._broke_off())
+            if content_left > 0:
+                take = min(content_left, filled - pos)
+                if unchecked <= 0:
+                    self.room(_PROGRESS_BYTES)
+                    unchecked = _PROGRESS_BYTES
+                files.piece(view[pos:pos + take])
+                pos += take
+                content_left -= take
+                unchecked -= take
+                unreported[0] += take
+                unreported[1] += take
+                if content_left == 0:
+                    files.end()
+                    frames -= 1
+                    content_left = -1
+                if unreported[1] >= _PROGRESS_BYTES:
+                    self.progress(*unreported)
+                    unreported = [0, 0]
+                continue
+            # A frame's length prefix and header.
+            if filled - pos < FRAME_HEADER.size:
+                if not left:
+                    raise PullFailed(self._broke_off())
+                continue
+            (head_len,) = FRAME_HEADER.unpack(view[pos:pos + FRAME_HEADER.size])
+            if head_len > _FRAME_HEAD_MAX:
+                raise PullFailed(f"The primary's recording stream could not be read (a frame header of {head_len} "
+                                 "bytes).")
+            if filled - pos < FRAME_HEADER.size + head_len:
+                if not left:
+                    raise PullFailed(self._broke_off())
+                continue
+            rid, idx, size, gone = _frame_head(bytes(view[pos + FRAME_HEADER.size:pos + FRAME_HEADER.size
+                                                          + head_len]))
+            pos += FRAME_HEADER.size + head_len
+            unreported[1] += FRAME_HEADER.size + head_len
+            if gone:
+                raise PullFailed("A recording was deleted on the primary during the sync; the next sync takes the "
+                                 "deletion into account.")
+            files.begin(rid, idx)
+            if size:
+                content_left = size
+            else:
+                files.end()
+                frames -= 1
+        if any(unreported):
+            self.progress(*unreported)
+
+
+def _parse_head(raw: bytes) -> tuple[int, int | None]:
+    lines = raw.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise PullFailed("The primary sent a response that is not HTTP.")
+    length = None
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length" and value.strip().isdigit():
+            length = int(value.strip())
+        elif name == "transfer-encoding" and value.strip().lower() != "identity":
+            length = None  # not what the primary's BlobResponse sends: refused below
+            break
+    return int(parts[1]), length
+
+
+def _frame_head(raw: bytes) -> tuple[str, int, int, bool]:
+    try:
+        head = orjson.loads(raw)
+        size = int(head["n"])
+        if size < 0:
+            raise ValueError(size)
+        return str(head["r"]), int(head["i"]), size, bool(head.get("gone"))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise PullFailed("The primary's recording stream could not be read (a frame header that could not be "
+                         "read).") from exc

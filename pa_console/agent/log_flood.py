@@ -1,8 +1,9 @@
 """A bound on repeated log lines: whoever can reach the port must not be able to fill the disk or the journal.
 
 uvicorn logs one warning per malformed request ("Invalid HTTP request received."), so a client sending garbage in a
-loop wrote a line per attempt. Each distinct message (logger and format string) may appear BURST times per WINDOW_S;
-past that it is counted, and the first line after the window says how many were left out."""
+loop wrote a line per attempt. Each distinct warning or error (logger and format string) may appear BURST times per
+WINDOW_S; past that it is counted, and the first line after the window says how many were left out. Lines below
+WARNING are the agent's own account of what it does (each event, each sync) and are never held back."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class RepeatLimit(logging.Filter):
         return verdict
 
     def _judge(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
         key = (record.name, str(record.msg))
         now = time.monotonic()
         with self._lock:

@@ -27,10 +27,14 @@ def test_a_flood_of_one_message_is_bounded_and_counted() -> None:
     for _ in range(1000):
         logger.warning("Invalid HTTP request received.")
     logger.warning("something else %s", "happened")
+    logger.setLevel(logging.INFO)
+    for n in range(20):  # the agent's own account (events, syncs) is never held back
+        logger.info("event %s #%d", "sync_started", n)
     for stream in streams:
         lines = stream.getvalue().splitlines()
         assert lines.count("Invalid HTTP request received.") == 3
         assert "something else happened" in lines
+        assert sum(line.startswith("event sync_started #") for line in lines) == 20
     limit.window_s = 0  # the window has passed
     logger.warning("Invalid HTTP request received.")
     for stream in streams:

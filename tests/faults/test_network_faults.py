@@ -61,8 +61,10 @@ def test_cut_mid_stream_fails_clearly_keeps_the_backup_whole_and_resumes(pair: P
     _whole(pair, whole)
     moved_first = report["bytes_moved"]
     again = _heals(pair, expect_resumed=True)
-    # What had arrived is not moved again.
-    assert again["bytes_moved"] < SESSIONS * BYTES - moved_first // 2, (moved_first, again)
+    # What had arrived is not moved again: both attempts together move the whole once, plus the rows, the frames'
+    # headers and at most the one recording in flight at the cut. (How much arrives before the cut varies: TCP's
+    # reset discards what the backup had not read yet.)
+    assert moved_first + again["bytes_moved"] <= SESSIONS * BYTES + 120_000, (moved_first, again)
 
 
 def test_cut_during_rows_then_during_headers(pair: Pair) -> None:

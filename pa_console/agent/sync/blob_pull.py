@@ -155,11 +155,21 @@ class BlobPull:
         return str(detail or f"{self.peer.what} answered HTTP {status}.")
 
     def _frames(self, tls: ssl.SSLSocket, view: memoryview, pos: int, filled: int, length: int) -> None:
-        """Parse frames out of the buffer; content slices go to the files. `left` counts the body still unread."""
+        """Parse frames out of the buffer; content slices go to the files. What was read is reported whatever
+        happens: a sync that breaks off says how much it moved (a resumed one does not move it again)."""
+        unreported = [0, 0]
+        try:
+            self._frames_into(tls, view, pos, filled, length, unreported)
+        finally:
+            if any(unreported):
+                self.progress(*unreported)
+
+    def _frames_into(self, tls: ssl.SSLSocket, view: memoryview, pos: int, filled: int, length: int,
+                     unreported: list[int]) -> None:
+        """`left` counts the body still unread; `unreported` (content, wire bytes) is reset as it is reported."""
         files, frames = self.files, self.frames
         left = length - (filled - pos)
         content_left = -1  # bytes of the current chunk's content still to come; -1: between frames
-        unreported = [0, 0]
         unchecked = 0
         while frames:
             if pos == filled:
@@ -194,7 +204,7 @@ class BlobPull:
                     content_left = -1
                 if unreported[1] >= _PROGRESS_BYTES:
                     self.progress(*unreported)
-                    unreported = [0, 0]
+                    unreported[:] = [0, 0]
                 continue
             # A frame's length prefix and header.
             if filled - pos < FRAME_HEADER.size:
@@ -222,8 +232,6 @@ class BlobPull:
             else:
                 files.end()
                 frames -= 1
-        if any(unreported):
-            self.progress(*unreported)
 
 
 def _parse_head(raw: bytes) -> tuple[int, int | None]:

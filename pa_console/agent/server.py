@@ -36,11 +36,8 @@ from pa_console.agent.store.db import Database
 
 log = logging.getLogger(__name__)
 
-# The standard library's event loop, not uvloop: with uvloop (0.23), a peer connection that is reset while it is being
-# made (aiohttp passes its own socket to create_connection) has its descriptor closed twice, the second time after the
-# number was reused: a recording file, a socket, or the database could be closed under the thread using it (seen as
-# EBADF and EINVAL in the network-fault tests; tests/unit/test_no_stray_close.py counts them: 13 in 300 with uvloop).
-EVENT_LOOP = "asyncio"
+# uvloop, with its double close of a failed connection's descriptor prevented (agent/event_loop.py).
+EVENT_LOOP = "pa_console.agent.event_loop:new_loop"
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_MAX_BYTES = 10 * 1024 * 1024  # agent.log plus 5 older files: at most 60 MB

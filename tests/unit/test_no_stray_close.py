@@ -1,9 +1,9 @@
 """A peer that resets connections while they are being made must never make the agent close a descriptor it does
-not own. With uvloop, aiohttp's failed connections closed their socket's number twice; the second close hit whatever
-had reused the number meanwhile (a recording file, a socket, the database). The agent now runs the standard library's
-loop (`server.EVENT_LOOP`); this test runs the agent's peer client on that loop against a server that resets every
-connection, opening a file after each failure, and checks that every file is still open (with uvloop, 248 of 300
-were closed underneath)."""
+not own. With plain uvloop, aiohttp's failed connections closed their socket's number twice; the second close hit
+whatever had reused the number meanwhile (a recording file, a socket, the database). The agent runs its own loop
+(`server.EVENT_LOOP`, agent/event_loop.py); this test runs the agent's peer client on that loop against a server that
+resets every connection, opening a file after each failure, and checks that every file is still open (on plain
+uvloop 248 of 300 were closed underneath)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import struct
 import threading
 from pathlib import Path
 
-import uvloop
+from uvicorn.importer import import_from_string
 
 from pa_console.agent import server
 from pa_console.agent.identity import create_identity
@@ -58,7 +58,8 @@ def test_connections_reset_while_being_made_close_nothing_else(tmp_path: Path) -
         return held
 
     try:
-        held = asyncio.run(attempts()) if server.EVENT_LOOP == "asyncio" else uvloop.run(attempts())
+        with asyncio.Runner(loop_factory=import_from_string(server.EVENT_LOOP)) as runner:
+            held = runner.run(attempts())
     finally:
         stop.set()
         thread.join()

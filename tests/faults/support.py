@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from pa_console.agent.store.blobs import blob_root
 from pa_console.agent.store.rows import KINDS, add_hash, digest_hex, row_hash
@@ -124,3 +128,19 @@ class EventWatcher:
                         self.handler(etype, json.loads(line[6:]).get("data", {}))
         except (httpx.HTTPError, OSError):
             return  # the agent went away (killed by the test)
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size_mb: int) -> Iterator[Path]:
+    """A tmpfs of `size_mb` mounted at `where` for a full-disk test (root only; skipped where it cannot be)."""
+    if os.geteuid() != 0:
+        pytest.skip("a full disk needs a small tmpfs, and mounting one needs root")
+    where.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -4,20 +4,18 @@ appliance fenced, and a full disk is named and cleaned up."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sqlite3
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pa_console.agent.store.blobs import blob_root
-from tests.faults.support import EventWatcher, Pair, configure, make_pair, store_check
+from tests.faults.support import EventWatcher, Pair, configure, make_pair, small_disk, store_check
 from tests.harness import RunningAgent, SmtpSink, free_port, run_cli, wait_until
 from tests.integration.failover.trials import partition_trial
 from tests.integration.sync.pair import KEY, sync_now
@@ -167,20 +165,6 @@ def test_keeping_aside_that_fails_keeps_the_appliance_fenced_and_untouched(
     finally:
         pair.stop()
 
-
-@contextlib.contextmanager
-def small_disk(where: Path, size_mb: int) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("a full disk needs a small tmpfs, and mounting one needs root")
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def _backup_on(disk: Path) -> RunningAgent:

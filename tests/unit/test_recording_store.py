@@ -3,11 +3,9 @@ no row references them, and never collected while referenced or on its way to be
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from pa_console.agent.sync.feed import BlobFeed
 from pa_console.agent.sync.recording_files import PartialFiles
 from pa_console.protocol.constants import CHUNK_SIZE
 from tests.blob_frames import FrameParser
+from tests.faults.support import small_disk
 
 
 @pytest.fixture
@@ -149,23 +148,9 @@ def test_a_row_whose_file_vanished_before_its_commit_is_refused(site: SiteStore,
     assert site.db.connect().execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
 
 
-@contextlib.contextmanager
-def _small_disk(where: Path, size_mb: int) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("a full disk needs a small tmpfs, and mounting one needs root")
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
 
 def test_a_full_disk_while_writing_a_file_keeps_what_was_there(tmp_path: Path) -> None:
-    with _small_disk(tmp_path / "small", 8) as disk:
+    with small_disk(tmp_path / "small", 8) as disk:
         db = Database(disk / "site.db")
         site = SiteStore(db)
         kept = site.write_recording([b"k" * CHUNK_SIZE], recording_id="kept")

@@ -105,8 +105,10 @@ class AgentRuntime:
         if blocker is not None:
             return False, blocker[0].upper() + blocker[1:] + "."
         at = self.local.get("last_sync_ok_at")
+        # Said to people (console, mails): the time as they read it, not ISO 8601 with microseconds.
+        when = f" ({dt.datetime.fromisoformat(at).strftime('%Y-%m-%d %H:%M:%S UTC')})" if at else ""
         return True, (f"This backup holds a complete, verified copy of {peer}'s site data as of its last completed "
-                      f"sync{f' ({at})' if at else ''}.")
+                      f"sync{when}.")
 
     @property
     def settings(self) -> FailoverSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -71,7 +72,10 @@ def make_pair(agents: Callable[..., RunningAgent], smtp: SmtpSink, backup_email:
     establish(primary, backup)
     if synced:
         assert sync_now(backup)["status"] == "ok"
-        assert backup.health()["copy_complete"] is True
+        health = backup.health()
+        assert health["copy_complete"] is True
+        # Said to people: the time of the copy as they read it (not ISO 8601 with microseconds).
+        assert re.search(r"\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)\.$", health["copy_detail"]), health["copy_detail"]
     pair = Pair(primary, backup, shared, smtp)
     pair.wait_site("alpha")
     wait_until(lambda: backup.health()["primary_reachable"] is True, timeout=10, what="the backup to see its primary")

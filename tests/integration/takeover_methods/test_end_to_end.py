@@ -86,6 +86,9 @@ def test_kill_9_of_the_primary_swings_the_dns_name_to_the_backup(agents: Callabl
 
     alpha.kill()
     wait_until(lambda: beta.health()["role"] == "primary", timeout=15, what="beta to take over")
+    # The role flips first (so the site answers "primary" at once), the swing comes after it: the takeover event
+    # is published when every step is done, so that is the moment the name must point at beta.
+    wait_until(lambda: of_type(events(beta, after=before), "takeover"), timeout=15, what="the takeover's steps")
     assert dns_server.query(SITE) == [ADDRESSES["beta"]]
     assert dns_server.ttl(SITE) == 15  # the TTL of the second PUT: it kept the secret and the change
 

@@ -188,8 +188,11 @@ def agents_from(code: Path) -> Iterator[None]:
 def rows_compare(base: Path, rows: int, rounds: int, other: Path, table: Table) -> None:
     """First syncs of the same seeded site, by this code and by another checkout, alternating (a shared machine's
     load then weighs on both alike); medians per version, with each agent's CPU time during the sync."""
-    template, _ = establish_pair(base / "template")
-    seed(template, rows, 0)
+    # The other checkout makes the site (usually the older schema: this code migrates its copy when it starts, before
+    # the sync is timed; an older agent cannot open a newer store).
+    with agents_from(other):
+        template, _ = establish_pair(base / "template")
+    seed(template, rows, 0, other)
     runs: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
     for n in range(rounds):
         for name, code in (("this", REPO), ("other", other)):

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -169,6 +170,12 @@ def rows_and_incremental(base: Path, rows: int, table: Table) -> None:
     backup.kill()
 
 
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (curl)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -278,6 +285,7 @@ def full_rounds(base: Path, recordings: int, rec_bytes: int, sessions: int, roun
         items = [[r[0], 0] for r in conn.execute("SELECT id FROM recordings")]
     runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in versions}
     curl_rates: list[float] = []
+    curl_cpu: list[tuple[float, float]] = []  # the primary's and curl's CPU seconds
     rsync_rates: list[float] = []
     for n in range(rounds):
         for name, code in versions:
@@ -286,8 +294,12 @@ def full_rounds(base: Path, recordings: int, rec_bytes: int, sessions: int, roun
         backup = init_agent(base / "this", "backup", base / "this" / "key")
         start_and_link(primaries["this"], backup)
         try:
-            secs, nbytes = curl_fetch(primaries["this"], peer_token(backup.data_dir), items, base / "curl.out")
+            token = peer_token(backup.data_dir)
+            assert primaries["this"].proc is not None
+            before_cpu = cpu_s(primaries["this"].proc.pid), children_cpu_s()
+            secs, nbytes = curl_fetch(primaries["this"], token, items, base / "curl.out")
             curl_rates.append(nbytes / secs / MB)
+            curl_cpu.append((cpu_s(primaries["this"].proc.pid) - before_cpu[0], children_cpu_s() - before_cpu[1]))
             primaries["this"].request("DELETE", "/api/v1/failover/relationship")
         finally:
             primaries["this"].kill()
@@ -317,7 +329,8 @@ def full_rounds(base: Path, recordings: int, rec_bytes: int, sessions: int, roun
             ratios.append(f"/rsync {to_rsync:.2f}x (target >= 1.5)")
         table.add(f"  {name} / references", "", "", "", "median of the rounds' ratios: " + ", ".join(ratios))
     table.add("  curl, same agent, same bytes", f"{total / 2**20:.0f} MiB", f"{statistics.median(curl_rates):.0f} MB/s",
-              "", f"median of {rounds}")
+              "", f"median of {rounds}; CPU primary {statistics.median(c[0] for c in curl_cpu):.2f} s, curl "
+                  f"{statistics.median(c[1] for c in curl_cpu):.2f} s")
     if rsync_rates:
         table.add("  rsync over ssh, same bytes", f"{total / 2**20:.0f} MiB",
                   f"{statistics.median(rsync_rates):.0f} MB/s", "", f"median of {rounds}")

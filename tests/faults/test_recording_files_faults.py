@@ -24,8 +24,8 @@ from tests.integration.sync.pair import sync_now
 
 SESSIONS = 16
 RECORDING_BYTES = 3 * 1024 * 1024 + 4321  # four chunks each, the last one short: 48 MiB a batch
-# What a killed backup had received but not yet written is lost and moves again: the write-behind queue
-# (engine._QUEUE_DEPTH x _WRITE_BATCH_BYTES = 16 MiB) and the socket and TLS buffers.
+# What a killed backup had received but not yet written is lost and moves again: the pull's receive buffers
+# (blob_pull._BUFFERS x 1 MiB), the writer's aligned ones (direct_writer._BUFFERS x 1 MiB), socket and TLS buffers.
 IN_FLIGHT_BYTES = 24 * 1024 * 1024
 
 

@@ -106,6 +106,7 @@ def test_chunks_written_from_pieces_are_stored_and_hashed(tmp_path: Path) -> Non
     files = PartialFiles(db.blobs, [need])
     pieces = [(need.id, i, [memoryview(c)[:100], memoryview(c)[100:]]) for i, c in enumerate(chunks)]
     files.write(pieces[:2])
+    files.flush()  # the writes run on a thread of their own, behind the hashing
     assert db.blobs.partial_path(sha).stat().st_size == 2 * CHUNK_SIZE  # not in place before the last chunk
     assert not db.blobs.has(sha)
     files.write(pieces[2:])

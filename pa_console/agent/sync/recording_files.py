@@ -20,15 +20,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import hashlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pa_console.agent.store.blobs import BlobStore, fsync_dir, write_all
+from pa_console.agent.sync.direct_writer import UNIT, DirectWriter, aligned, open_direct
 from pa_console.agent.sync.staging import NeededRecording
 
 Pieces = Sequence[bytes | memoryview]
@@ -72,8 +75,11 @@ class _Open:
     rec: NeededRecording
     fd: int
     sha: Any
-    size: int
+    size: int  # bytes received (hashed), from the file's start
     next_chunk: int
+    direct: bool = False  # content goes through `buf` (aligned units, O_DIRECT); else written as it comes
+    buf: memoryview | None = None
+    fill: int = 0  # bytes of `buf` used; they belong at offset size - fill
 
 
 @dataclass
@@ -87,10 +93,12 @@ class PartialFiles:
     _open: dict[str, _Open] = field(default_factory=dict)
     _settling: list[Future[None]] = field(default_factory=list)
     _executor: ThreadPoolExecutor | None = None
+    _writer: DirectWriter | None = None
     _current: _Open | None = None
     _chunk_start: int = 0
 
     def __post_init__(self) -> None:
+        self._settling_lock = threading.Lock()
         self._by_id = {r.id: r for r in self.batch}
         self.store.ensure()
 
@@ -114,8 +122,23 @@ class PartialFiles:
         entry = self._current
         if entry is None:
             raise ContentError("content arrived outside a chunk")
-        entry.sha.update(data)  # hashlib and os.write release the GIL for pieces this large
-        entry.size += write_all(entry.fd, [data])
+        entry.sha.update(data)  # hashlib, memcpy and os.write release the GIL for pieces this large
+        if not entry.direct:
+            entry.size += write_all(entry.fd, [data])
+            return
+        view = memoryview(data).cast("B")
+        writer = self._direct()
+        while len(view):
+            if entry.buf is None:
+                entry.buf, entry.fill = writer.buffer(), 0
+            take = min(len(view), UNIT - entry.fill)
+            entry.buf[entry.fill:entry.fill + take] = view[:take]
+            entry.fill += take
+            entry.size += take
+            view = view[take:]
+            if entry.fill == UNIT:
+                writer.write(entry.fd, entry.buf, UNIT, entry.size - UNIT)
+                entry.buf = None
 
     def end(self) -> None:
         entry, self._current = self._current, None
@@ -131,9 +154,9 @@ class PartialFiles:
             raise ContentError(f"the primary sent recording {rid[:80]}, which this batch did not ask for")
         path = self.store.partial_path(rec.sha256)
         if not rec.have_chunks:  # from the start: one system call (most files of a first sync)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd, direct = open_direct(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             preallocate(fd, rec.size)
-            entry = _Open(rec, fd, hashlib.sha256(), 0, 0)
+            entry = _Open(rec, fd, hashlib.sha256(), 0, 0, direct)
             self._open[rid] = entry
             return entry
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -156,6 +179,10 @@ class PartialFiles:
             os.close(fd)
             raise
         entry = _Open(rec, fd, sha, keep, rec.have_chunks)
+        if aligned(keep):  # the rest past the page cache, as a new file's (O_DIRECT set on the open file)
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | getattr(os, "O_DIRECT", 0))
+                entry.direct = bool(getattr(os, "O_DIRECT", 0))
         self._open[rid] = entry
         return entry
 
@@ -167,13 +194,53 @@ class PartialFiles:
         partial = self.store.partial_path(rec.sha256)
         if entry.size != rec.size or entry.sha.hexdigest() != rec.sha256:
             self.damaged.append(rec.id)
-            os.close(entry.fd)
-            with contextlib.suppress(OSError):
-                partial.unlink()
+            self._after_writes(entry, lambda: self._drop(entry.fd, partial), always=True)
             return
-        while len(self._settling) >= _SETTLING_MAX:  # bounded: each holds an open file
-            self._settling.pop(0).result()
-        self._settling.append(self._pool().submit(self._settle, entry.fd, partial, rec))
+        if entry.direct:
+            self._flush_tail(entry)
+            self._direct().then(lambda: self._submit_settle(entry.fd, partial, rec))  # after the file's writes
+            return
+        self._submit_settle(entry.fd, partial, rec)
+
+    def _submit_settle(self, fd: int, partial: Path, rec: NeededRecording) -> None:
+        """fdatasync and rename on the pool; called by the sink's thread or the writer's (hence the lock)."""
+        while True:
+            with self._settling_lock:
+                if len(self._settling) < _SETTLING_MAX:  # bounded: each holds an open file
+                    self._settling.append(self._pool().submit(self._settle, fd, partial, rec))
+                    return
+                oldest = self._settling.pop(0)
+            oldest.result()
+
+    def _flush_tail(self, entry: _Open) -> None:
+        """What a file's last unit holds, written through the page cache (its length is not aligned)."""
+        if entry.buf is not None:
+            buf, entry.buf = entry.buf, None
+            if entry.fill:
+                self._direct().write(entry.fd, buf, entry.fill, entry.size - entry.fill)
+            else:
+                self._direct().release(buf)
+
+    def _after_writes(self, entry: _Open, job: Callable[[], None], always: bool = False) -> None:
+        """`job` once the file's queued writes are done (at once if it has none)."""
+        if not entry.direct or self._writer is None:
+            job()
+            return
+        if entry.buf is not None:
+            self._writer.release(entry.buf)
+            entry.buf = None
+        self._writer.then(job, always=always)
+
+    @staticmethod
+    def _drop(fd: int, partial: Path) -> None:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+    def _direct(self) -> DirectWriter:
+        if self._writer is None:
+            self._writer = DirectWriter()
+        return self._writer
 
     def _settle(self, fd: int, partial: Path, rec: NeededRecording) -> None:
         try:
@@ -188,9 +255,16 @@ class PartialFiles:
             self._executor = ThreadPoolExecutor(_SETTLE_THREADS, thread_name_prefix="recording-fsync")
         return self._executor
 
+    def flush(self) -> None:
+        """Wait until what was given so far is written (the writer's thread runs behind the sink)."""
+        if self._writer is not None:
+            self._writer.drain()
+
     def finish(self) -> None:
         """Wait until every complete file is fsynced and renamed, then make the renames durable: after this, the
         rows that reference them may be committed."""
+        if self._writer is not None:
+            self._writer.drain()  # every settle is submitted once the writes before it are done
         settling, self._settling = self._settling, []
         for future in settling:
             future.result()
@@ -200,6 +274,14 @@ class PartialFiles:
     def close(self) -> None:
         """Close what is open; the partial files stay (the next sync resumes from their whole chunks, or adopts a
         complete one by its hash)."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):  # what arrived is kept: a resume trusts whole chunks of it
+                for entry in self._open.values():
+                    self._flush_tail(entry)
+            with contextlib.suppress(Exception):  # the error that stopped the sync is reported, not this one
+                self._writer.drain()
+            self._writer.close()
+            self._writer = None
         for future in self._settling:
             with contextlib.suppress(Exception):  # the error that stopped the sync is reported, not this one
                 future.result()

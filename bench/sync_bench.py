@@ -44,6 +44,7 @@ from bench.common import (
 )
 from bench.ssh_reference import RsyncOverSsh
 from pa_console.agent.store.blobs import blob_root
+from pa_console.agent.store.db import Database
 from tests.harness import RunningAgent, init_agent
 
 MB = 1_000_000
@@ -195,14 +196,22 @@ def agents_from(code: Path) -> Iterator[None]:
 def rows_compare(base: Path, rows: int, rounds: int, other: Path, table: Table) -> None:
     """First syncs of the same seeded site, by this code and by another checkout, alternating (a shared machine's
     load then weighs on both alike); medians per version, with each agent's CPU time during the sync."""
-    template, _ = establish_pair(base / "template")
-    seed(template, rows, 0)
+    # The other checkout makes the site (usually the older schema: an older agent cannot open a newer store), and
+    # this code's copy of it is migrated once, here, so that no migration (nor the disk's write-back of one) falls
+    # into a timed sync.
+    with agents_from(other):
+        template, _ = establish_pair(base / "template")
+    seed(template, rows, 0, other)
+    sites = {"other": template.data_dir, "this": base / "template-this"}
+    shutil.copytree(template.data_dir, sites["this"])
+    Database(sites["this"] / "site.db").close()
     runs: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
     for n in range(rounds):
         for name, code in (("this", REPO), ("other", other)):
             where = base / f"{name}-{n}"
-            shutil.copytree(template.data_dir, where / "primary")
+            shutil.copytree(sites[name], where / "primary")
             shutil.copy(base / "template" / "key", where / "key")
+            os.sync()  # the copy's dirty pages written back before the sync is timed, for both versions alike
             with agents_from(code):
                 primary = dataclasses.replace(template, data_dir=where / "primary", proc=None)
                 backup = init_agent(where, "backup", where / "key")
@@ -225,8 +234,11 @@ def rows_compare(base: Path, rows: int, rounds: int, other: Path, table: Table) 
         table.add(label, f"{rows} rows", f"{med['rate']:.0f} rows/s", f"{med['s']:.2f} s",
                   f"median of {rounds}; CPU primary {med['primary']:.2f} s, backup {med['backup']:.2f} s; "
                   f"rows {med.get('phase rows', 0):.2f} s, applying {med.get('phase applying', 0):.2f} s")
-    ratio = statistics.median(t["rate"] / o["rate"] for t, o in zip(runs["this"], runs["other"], strict=True))
-    table.add("  this / other", "", f"{ratio:.2f}x", "", "median of the rounds' ratios")
+    ratios = [t["rate"] / o["rate"] for t, o in zip(runs["this"], runs["other"], strict=True)]
+    table.add("  this / other", "", f"{statistics.median(ratios):.2f}x", "",
+              f"median of the rounds' ratios ({', '.join(f'{r:.2f}' for r in ratios)}); CPU per round this/other: "
+              + ", ".join(f"{t['primary'] + t['backup']:.2f}/{o['primary'] + o['backup']:.2f} s"
+                          for t, o in zip(runs["this"], runs["other"], strict=True)))
 
 
 def _sync_round(primary: RunningAgent, where: Path, key: Path, code: Path) -> dict[str, float]:

@@ -159,8 +159,8 @@ def test_a_complete_partial_is_adopted_by_its_hash_and_a_damaged_one_fetched_aga
     db.blobs.ensure()
     for n, content in enumerate((good, bad)):
         sha = hashlib.sha256(content).hexdigest()
-        conn.execute("INSERT INTO stage_recordings VALUES (?, ?, ?, ?, 1, x'00')", (f"r{n}", len(content), sha,
-                                                                                     CHUNK_SIZE))
+        conn.execute("INSERT INTO stage_recordings VALUES (?, ?, ?, ?, ?, x'00')",  # change numbers: unique
+                     (f"r{n}", len(content), sha, CHUNK_SIZE, n + 1))
         db.blobs.partial_path(sha).write_bytes(content if content is good else b"\0" * len(content))
     needed = staging.needed_recordings(conn)
     assert [(n.id, n.have_chunks) for n in needed] == [("r1", 0)]

@@ -15,8 +15,9 @@ import pytest
 from pa_console.agent.store import db as db_module
 from pa_console.agent.store.blobs import blob_root
 from pa_console.agent.store.db import Database, StoreError
-from pa_console.agent.store.migrations import MIGRATIONS, RECORDING_FILES_SCHEMA
-from pa_console.agent.store.site import SiteStore, digest_in, upsert_rows
+from pa_console.agent.store.migrations import MIGRATIONS, RECORDING_FILES_SCHEMA, SEQ_ROWID_SCHEMA
+from pa_console.agent.store.rows import KINDS
+from pa_console.agent.store.site import SiteStore, delete_row, digest_in, upsert_rows
 from pa_console.protocol.constants import CHUNK_SIZE
 
 
@@ -150,7 +151,7 @@ def _digest(path: Path) -> tuple[object, ...]:
 def _check_migrated(path: Path, contents: dict[str, bytes], digest: tuple[object, ...]) -> None:
     db = Database(path)
     try:
-        assert db.schema_version() == len(MIGRATIONS) == RECORDING_FILES_SCHEMA
+        assert db.schema_version() == len(MIGRATIONS) >= RECORDING_FILES_SCHEMA
         conn = db.connect()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "recording_chunks" not in tables
@@ -200,3 +201,49 @@ def test_an_agent_of_schema_4_refuses_a_store_with_recording_files(tmp_path: Pat
     monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:RECORDING_FILES_SCHEMA - 1])
     with pytest.raises(StoreError, match="newer pa-agent"):
         Database(path)
+
+
+# -- schema 6: change numbers are the site tables' rowids ------------------------------------------------------------
+
+def _site(conn: sqlite3.Connection, prefix: str = "") -> dict[str, list[tuple[object, ...]]]:
+    return {kind: conn.execute(f"SELECT {', '.join(cols)}, seq, rh FROM {prefix}{kind} ORDER BY seq").fetchall()
+            for kind, cols in KINDS.items()}
+
+
+def test_schema_6_makes_change_numbers_the_rowids_and_keeps_data_digest_and_a_staged_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "site.db"
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:SEQ_ROWID_SCHEMA - 1])
+    db = Database(path)
+    staging_doc = '{"store_id": "p", "base": 0, "resume": {"sessions": 99}, "attempts": 1, "rows": 1, "sum": "0"}'
+    with db.write() as conn:
+        upsert_rows(conn, "sessions", [(f"s{i}", "u", "t", "ssh", "now", None, None) for i in range(50)])
+        upsert_rows(conn, "users", [("u", "U", "u@example.com", "admin")])
+        upsert_rows(conn, "site_settings", [("k", '"v"')])
+        delete_row(conn, "sessions", "s3")
+        upsert_rows(conn, "sessions", [("s1", "u", "t", "rdp", "later", None, None)])  # rewritten: a new number
+        # A backup's sync in progress: its staged rows and resume point continue after the upgrade.
+        conn.execute("INSERT INTO stage_sessions VALUES ('x', 'u', 't', 'ssh', 'now', NULL, NULL, 99, x'00')")
+        conn.execute("INSERT INTO local(key, value) VALUES ('sync_staging', ?)", (staging_doc,))
+        site, staged, digest = _site(conn), _site(conn, "stage_"), digest_in(conn)
+    db.close()
+    monkeypatch.undo()
+    db = Database(path)
+    try:
+        assert db.schema_version() == len(MIGRATIONS) >= SEQ_ROWID_SCHEMA
+        conn = db.connect()
+        assert _site(conn) == site and _site(conn, "stage_") == staged and digest_in(conn) == digest
+        assert conn.execute("SELECT value FROM local WHERE key = 'sync_staging'").fetchone() == (staging_doc,)
+        for kind in KINDS:
+            for prefix in ("", "stage_"):
+                assert conn.execute(f"SELECT count(*) FROM {prefix}{kind} WHERE rowid != seq").fetchone() == (0,)
+                pk = [r[1] for r in conn.execute(f"PRAGMA table_info({prefix}{kind})") if r[5]]
+                assert pk == ["seq"], (prefix, kind)
+            indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                                  "tbl_name = ? AND sql IS NOT NULL", (kind,))}
+            assert indexes == {f"{kind}_key"}
+        with pytest.raises(sqlite3.IntegrityError):  # keys stay unique
+            conn.execute("INSERT INTO sessions VALUES ('s1', 'u', 't', 'ssh', 'x', NULL, NULL, 1000, x'00')")
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        db.close()

@@ -81,10 +81,11 @@ def _mutate(primary: Database, rng: random.Random, live: set[str], gone: set[str
         upsert_rows(conn, "users", [(f"user-{rng.randint(1, 4)}", "U", "u@example.com", rng.choice(["a", "b"]))])
 
 
-def _hashes_hold(conn: sqlite3.Connection) -> None:
-    """What the scrub checks: each stored row's hash is `row_hash` of its columns."""
+def _hashes_hold(conn: sqlite3.Connection, prefix: str = "") -> None:
+    """What the scrub checks: each stored row's hash is `row_hash` of its columns (of the staged rows: prefix
+    `stage_`)."""
     for kind, cols in KINDS.items():
-        for row in conn.execute(f"SELECT {', '.join(cols)}, rh FROM {kind}"):
+        for row in conn.execute(f"SELECT {', '.join(cols)}, rh FROM {prefix}{kind}"):
             assert row_hash(kind, row[:-1]) == row[-1], (kind, row)
 
 
@@ -134,7 +135,8 @@ def test_a_full_copy_replaces_what_the_backup_had(tmp_path: Path) -> None:
     # The swapped-in table keeps its rules: keys are unique, and it has its indexes again.
     indexes = {r[0] for r in backup.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'sessions' AND "
                                             "type = 'index'")}
-    assert indexes == {"sessions_key", "sessions_seq"}
+    assert indexes == {"sessions_key"}  # the change number is the rowid (schema 6): no index of its own
+    assert backup.execute("SELECT count(*) FROM sessions WHERE rowid = seq").fetchone() == (1,)
     with pytest.raises(sqlite3.IntegrityError):
         backup.execute("INSERT INTO sessions VALUES ('s1', 'u', 't', 'ssh', 'x', NULL, NULL, 99, x'00')")
     primary.close()
@@ -234,7 +236,7 @@ def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path,
     if image == "blob value":
         row[6] = b"\x00"
     if image == "text change number":
-        row[7] = "7"
+        row[7] = "7"  # in the record; the table's rowid is 1
     if image == "null key":
         row[0] = None
     if image == "null value":
@@ -252,11 +254,44 @@ def test_a_page_image_that_is_no_page_of_its_kind_stages_nothing(tmp_path: Path,
                       (sql,))
         maker.execute("PRAGMA writable_schema=OFF")
     data = b"SQLite format 3\x00" + b"\xff" * 5000 if image == "garbage" else maker.serialize()
+    if image == "text change number":
+        # The change number is the table's rowid (schema 6): whatever the record holds in its place, what is
+        # staged is an integer, the row's rowid in the image.
+        staging.stage_image(backup, "sessions", data, 5)
+        assert backup.execute("SELECT typeof(seq), seq, id FROM stage_sessions").fetchall() == [("integer", 1, "s1")]
+        _hashes_hold(backup, "stage_")
+        backup_db.close()
+        return
     with pytest.raises(staging.IntegrityError, match="nothing of it was staged"):
         staging.stage_image(backup, "sessions", data, 5)
     assert backup.execute("SELECT COUNT(*) FROM stage_sessions").fetchone()[0] == 0
     assert not backup.in_transaction
     assert staging.sync_position(backup)[2]["resume"] == {"tombstones": 10}
+    backup_db.close()
+
+
+@pytest.mark.parametrize("second", [8, 3], ids=["the same change number again", "a lower change number"])
+def test_a_page_whose_change_numbers_are_not_above_the_staged_ones_stages_nothing(tmp_path: Path, second: int) -> None:
+    """Change numbers are the staging tables' rowids: a page cannot stage a number twice, nor slip one in below
+    what is staged (the read-back, which proves what is stored, reads the rows above the last one staged)."""
+    backup_db = Database(tmp_path / "backup.db")
+    backup = backup_db.connect()
+    _begin_full(backup)
+
+    def image(seq: int) -> bytes:
+        maker = sqlite3.connect(":memory:")
+        maker.execute(page_image.create_sql(backup, "sessions"))
+        values = (f"s{seq}", "u", "t", "ssh", "x", None, None)
+        maker.execute("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (*values, seq, row_hash("sessions", values)))
+        return maker.serialize()
+
+    staging.stage_image(backup, "sessions", image(8), 8)
+    with pytest.raises(staging.IntegrityError, match="nothing of it was staged"):
+        staging.stage_image(backup, "sessions", image(second), 9)
+    assert backup.execute("SELECT seq, id FROM stage_sessions").fetchall() == [(8, "s8")]
+    assert staging.sync_position(backup)[2]["resume"]["sessions"] == 8
+    assert not backup.in_transaction
     backup_db.close()
 
 

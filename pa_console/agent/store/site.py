@@ -42,8 +42,11 @@ def set_digest_sum(conn: sqlite3.Connection, total: int) -> None:
     meta_set(conn, "digest_sum", str(total))
 
 
-def upsert_rows(conn: sqlite3.Connection, kind: str, rows: Iterable[tuple[Any, ...]], seq: int | None = None) -> int:
-    """Write rows of one kind inside the caller's transaction; keeps the digest and tombstones right."""
+def upsert_rows(conn: sqlite3.Connection, kind: str, rows: Iterable[tuple[Any, ...]]) -> int:
+    """Write rows of one kind inside the caller's transaction; keeps the digest and tombstones right.
+
+    Each row gets a change number of its own: it is the table's rowid (schema 6), so two rows given the same one
+    would replace each other."""
     cols = KINDS[kind]
     key = cols[0]
     total = get_digest_sum(conn)
@@ -56,7 +59,7 @@ def upsert_rows(conn: sqlite3.Connection, kind: str, rows: Iterable[tuple[Any, .
             total = sub_hash(total, old[0])
         rh = row_hash(kind, row)
         total = add_hash(total, rh)
-        conn.execute(sql, (*row, seq if seq is not None else next_seq(conn), rh))
+        conn.execute(sql, (*row, next_seq(conn), rh))
         conn.execute("DELETE FROM tombstones WHERE kind = ? AND id = ?", (kind, row[0]))
         count += 1
     set_digest_sum(conn, total)

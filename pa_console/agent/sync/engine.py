@@ -227,18 +227,19 @@ class SyncEngine:
             await self._run(staging.begin, header)
             tracker.phase("rows", rows_total=sum(header["counts"].values()))
 
-            root, db_path = self.runtime.identity.data_dir.root, self.runtime.db.path
+            root, db_path, conn = self.runtime.identity.data_dir.root, self.runtime.db.path, self._db()
 
-            async def stage(item: tuple[str, list[list[Any]] | bytes, int]) -> None:
-                check_room(root, db_path, 0)  # two system calls: cheap enough for the event loop
+            def stage(item: tuple[str, list[list[Any]] | bytes, int]) -> None:  # in the writer's own thread
+                check_room(root, db_path, 0)
                 # A page of rows arrives as a small database image; it is checked and copied in the writer's thread.
                 kind, rows, last = item
                 if isinstance(rows, bytes):
-                    await self._run(staging.stage_image, kind, rows, last)
+                    staging.stage_image(conn, kind, rows, last)
                 else:
-                    await self._run(staging.stage_page, kind, rows, last)
+                    staging.stage_page(conn, kind, rows, last)
 
-            writer: WriteBehind[tuple[str, list[list[Any]] | bytes, int]] = WriteBehind(stage, _QUEUE_DEPTH)
+            writer: WriteBehind[tuple[str, list[list[Any]] | bytes, int]] = WriteBehind(stage, _QUEUE_DEPTH,
+                                                                                        "stage-rows")
             try:
                 while True:
                     page = await self._read_message(content, report)

@@ -24,9 +24,10 @@ from pa_console.agent.sync import page_image
 PAGE_ROWS = 5000
 # Version of the change stream: 2 sends each row's change number (the backup stages rows, not pages) and no
 # tombstones in a fresh full stream; 3 sends pages of many rows as database images (page_image); 4 declares the
-# image's table like the backup's staging table (copied record by record; a backup refuses other images).
+# image's table like the backup's staging table (copied record by record; a backup refuses other images); 5 declares
+# the change number as the page table's INTEGER PRIMARY KEY (schema 6: it is each site table's rowid).
 # Both sides check it, so mixed versions fail with a sentence, not a mess.
-FORMAT = 4
+FORMAT = 5
 FRAME_HEADER = struct.Struct("!I")
 
 

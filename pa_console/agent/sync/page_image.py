@@ -50,18 +50,20 @@ def read_only_but_page(conn: sqlite3.Connection) -> None:
 
 
 def declaration(conn: sqlite3.Connection, kind: str) -> str:
-    """The columns of the kind's staging table as declared (types, NOT NULL), in `columns(kind)` order.
+    """The columns of the kind's staging table as declared (types, NOT NULL, the change number as INTEGER PRIMARY
+    KEY), in `columns(kind)` order.
 
     A page declared like the table it is copied into is copied record by record, without decoding a value
-    (SQLite's transfer optimisation for `INSERT INTO t SELECT * FROM u`: ~0.35 instead of ~0.55 us a row). The
-    site table and the staging table declare the same types, so no value changes its storage class on the way."""
-    declared = [(name, kind_of, notnull) for _, name, kind_of, notnull, _, _
+    (SQLite's transfer optimisation for `INSERT INTO t SELECT * FROM u`: ~0.35 instead of ~0.55 us a row; with an
+    INTEGER PRIMARY KEY, only between tables that both declare the same one). The site table and the staging table
+    declare the same types, so no value changes its storage class on the way."""
+    declared = [(name, kind_of, notnull, pk) for _, name, kind_of, notnull, _, pk
                 in conn.execute(f"PRAGMA main.table_info(stage_{kind})")]  # the pragma's table-valued form is
     # refused by the feed's authorizer (it writes the schema table of its own connection)
-    if tuple(name for name, _, _ in declared) != columns(kind):
+    if tuple(name for name, _, _, _ in declared) != columns(kind):
         raise RuntimeError(f"stage_{kind} does not have the columns {columns(kind)}")
-    return ", ".join(f"{name} {kind_of} NOT NULL" if notnull else f"{name} {kind_of}"
-                     for name, kind_of, notnull in declared)
+    return ", ".join(f"{name} {kind_of}" + (" PRIMARY KEY" if pk else "") + (" NOT NULL" if notnull else "")
+                     for name, kind_of, notnull, pk in declared)
 
 
 def create_sql(conn: sqlite3.Connection, kind: str) -> str:
@@ -98,8 +100,8 @@ def open_image(conn: sqlite3.Connection, kind: str, data: bytes) -> None:
     """Load a page image as the attached page database, and check it holds one table declared exactly like the
     kind's staging table and nothing else (no view or trigger could then run anything; no collation, default or
     check makes SQLite copy it otherwise than record by record, so the staged values are the image's, storage
-    class and all). Its values are checked where they are read anyway, once copied (staging.stage_image: integer
-    change numbers, no NULL where the table has NOT NULL, no blob)."""
+    class and all). Its values are checked where they are read anyway, once copied (staging.stage_image: change
+    numbers above those staged, no NULL where the table has NOT NULL, no blob)."""
     attach(conn)
     try:
         conn.deserialize(data, name=SCHEMA)

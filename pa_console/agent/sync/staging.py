@@ -136,8 +136,10 @@ def stage_image(conn: sqlite3.Connection, kind: str, data: bytes, last: int) -> 
 
     The copy is `INSERT INTO stage SELECT * FROM page`: a page declared like the staging table (what the primary
     sends) is copied record by record, so the values' checks are made where they are read anyway, by the read-back
-    (a row with a change number that is no integer or a NULL where the table has NOT NULL is left out of it, and
-    the page refused; a blob makes `json_array` fail)."""
+    (a NULL where the table has NOT NULL, or a blob, fails it, and the page is refused). The change number is the
+    table's rowid (schema 6), so it is an integer whatever the image holds; a page whose change numbers are not all
+    above what is staged already is refused (a number staged twice fails the copy, a lower one is missing from the
+    read-back)."""
     cols = ", ".join(KINDS[kind])
     page = f"{page_image.SCHEMA}.{page_image.TABLE}"
     rows: list[list[Any]]
@@ -182,9 +184,9 @@ def _refused(exc: Exception) -> IntegrityError:
 
 
 def _read_back(conn: sqlite3.Connection, kind: str, start: int) -> list[tuple[bytes, bytes]]:
-    """Each row staged after `start`: its canonical bytes as SQLite writes them from the stored values, and the
-    primary's hash. A row whose change number is no integer is left out (the caller counts them); a blob, or a
-    NULL in a column declared NOT NULL, fails the statement: `json_array` cannot hold a blob, and such a column
+    """Each row staged after `start` (change numbers are the rowids: schema 6), its canonical bytes as SQLite
+    writes them from the stored values, and the primary's hash. A blob, or a NULL in a column declared NOT NULL,
+    fails the statement: `json_array` cannot hold a blob, and such a column
     is read as `coalesce(column, json(''))`, which only evaluates the malformed `json('')` for a NULL. (That costs
     next to nothing; `typeof()` tests of each column cost ~0.25 us a row, and `column IS NOT NULL` is dropped by
     SQLite for a column declared NOT NULL.)"""
@@ -193,7 +195,7 @@ def _read_back(conn: sqlite3.Connection, kind: str, start: int) -> list[tuple[by
     try:
         lines: list[tuple[bytes, bytes]] = conn.execute(
             f"SELECT CAST(json_array(?, {values}) AS BLOB), rh FROM stage_{kind} "  # noqa: S608  # nosec B608
-            "WHERE rowid > ? AND typeof(seq) = 'integer' ORDER BY rowid", (kind, start)).fetchall()
+            "WHERE rowid > ? ORDER BY rowid", (kind, start)).fetchall()
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorcode == sqlite3.SQLITE_ERROR:  # a blob, or a NULL where the table has NOT NULL
             raise page_image.not_a_page(kind) from exc

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from pa_console.agent.identity import _make_certificate
 from pa_console.agent.peer import handshake
+from pa_console.agent.sync.feed import FORMAT
 from tests.faults.support import make_pair
 from tests.harness import RunningAgent, run_cli
 from tests.integration.sync.pair import KEY, configure, sync_now
@@ -76,12 +77,14 @@ def test_a_backup_of_another_version_is_told_in_a_sentence_and_nothing_moves(age
             assert r.status_code == 409, r.text
             assert "run the same version on both appliances" in r.json()["detail"]
             # So do those of the previous formats (2: rows as JSON arrays, re-hashed per row by the backup; 3: page
-            # images with undeclared columns, which a backup of this version refuses).
-            for previous in (2, 3):
+            # images with undeclared columns, which a backup of this version refuses; 4: change numbers that are not
+            # the rows' rowids).
+            for previous in range(2, FORMAT):
                 assert c.get("/api/v1/peer/changes", params={"since": 0, "store": "x", "format": previous}
                              ).status_code == 409
             # The current format gets the stream (the test can fail).
-            assert c.get("/api/v1/peer/changes", params={"since": 0, "store": "x", "format": 4}).status_code == 200
+            assert c.get("/api/v1/peer/changes", params={"since": 0, "store": "x", "format": FORMAT}
+                         ).status_code == 200
     finally:
         pair.stop()
 

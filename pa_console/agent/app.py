@@ -14,6 +14,7 @@ from pa_console.agent.api import (
     health,
     peer,
     peer_failover,
+    peer_repair,
     role,
     security,
     settings,
@@ -51,7 +52,7 @@ def create_app(runtime: AgentRuntime) -> FastAPI:
     app.add_middleware(FrontDoor, runtime=runtime, tokens=app.state.tokens)
     install_error_handlers(app)
     for module in (health, settings, security, email, site, events, failover, role, peer, peer_failover,
-                   takeover_methods, tokens):
+                   peer_repair, takeover_methods, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     # Outside /api/v1, where BeyondTrust has them (issue 16).
     for router in (compat_router, compat_command_router, metrics_router):

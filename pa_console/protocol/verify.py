@@ -67,9 +67,12 @@ class VerifyReport(_Model):
     bytes_checked: int = 0
     damaged_count: int = 0
     damaged: list[VerifyFinding] = Field(default_factory=list, max_length=FINDINGS_SHOWN)
-    # What the agent does about the damage: "refetch" (a backup fetches it again at its next sync), "told" (the
-    # administrator was mailed), or None when nothing was damaged.
+    # What the agent does about the damage: "refetch" (a backup fetches it again at its next sync), "from_backup" (a
+    # primary restored items from its backup's copy, each proven against its recorded hash), "told" (the
+    # administrator was mailed and nothing could be restored), or None when nothing was damaged.
     repair: str | None = None
+    repaired_count: int = 0  # items a primary restored from its backup
+    repair_detail: str | None = None  # one sentence: what was restored, and why the rest was not
     error: str | None = None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pa_console.agent.alerts import mail_admin
 from pa_console.agent.runtime import AgentRuntime
-from pa_console.agent.scrub import repair
+from pa_console.agent.scrub import from_backup, repair
 from pa_console.agent.scrub.check import StoreCheck, open_for_verify
 from pa_console.agent.scrub.damage import Damage
 from pa_console.protocol.models import EventType, Role
@@ -41,6 +41,7 @@ LAST_KEY = "verify_last"
 SINCE_KEY = "verify_since"  # when the schedule started counting (first start), for a store never scrubbed
 _PROGRESS_EVERY_S = 1.0
 _CHECK_EVERY_S = 5.0
+_NO_BACKUP = "This appliance has no backup to restore damaged items from."
 
 
 class ScrubService:
@@ -227,10 +228,22 @@ class ScrubService:
             if rt.settings.sync_enabled and rt.sync_scheduler is not None:
                 rt.sync_scheduler.sync_now()
         else:
-            report.repair = "told"
+            await self._restore_from_backup(report, damage)
         if not backup or unrepairable:
-            rt.spawn(mail_admin(rt, "Damaged site data found", _mail_body(rt.name, report, backup),
+            rt.spawn(mail_admin(rt, _mail_subject(report), _mail_body(rt.name, report, backup),
                                 "verify_damaged"), "mail-verify-damaged")
+
+    async def _restore_from_backup(self, report: VerifyReport, damage: Damage) -> None:
+        """A primary in a relationship asks its backup for a good copy of each damaged item (scrub/from_backup.py)."""
+        if self.runtime.relationship_record is None or not (damage.rows or damage.recordings):
+            report.repair = "told"
+            report.repair_detail = _NO_BACKUP
+            return
+        done = await from_backup.restore(self.runtime, damage)
+        report.repaired_count = done.count
+        report.repair = "from_backup" if done.count else "told"
+        report.repair_detail = _restored_sentence(done)
+        log.warning("scrub: %s", report.repair_detail)
 
 
 def _fraction(check: StoreCheck) -> float:
@@ -244,6 +257,24 @@ def _record(rt: AgentRuntime, damage: Damage, refetch: bool) -> None:
     repair.record(conn, damage, refetch)
 
 
+def _restored_sentence(done: from_backup.Restored) -> str:
+    parts = [f"{done.count} damaged item(s) restored from the backup, each checked against its recorded hash"]
+    if done.not_held:
+        parts.append(f"{done.not_held} left damaged")
+    text = "; ".join(parts)
+    if done.failure:
+        return f"{text}; the backup could not be asked: {done.failure}"
+    if done.not_held:
+        return f"{text}: the backup holds no copy that matches (it never synchronised them, or they changed)."
+    return f"{text}."
+
+
+def _mail_subject(report: VerifyReport) -> str:
+    if report.repaired_count and report.repaired_count >= report.damaged_count:
+        return "Damaged site data found and restored from the backup"
+    return "Damaged site data found"
+
+
 def _mail_body(name: str, report: VerifyReport, backup: bool) -> str:
     lines = [f"A scrub of {name}'s site data ({report.trigger}) found {report.damaged_count} damaged item(s): their "
              "bytes on disk no longer match the hashes recorded when they were written.", ""]
@@ -255,8 +286,16 @@ def _mail_body(name: str, report: VerifyReport, backup: bool) -> str:
         lines.append("This backup fetches damaged data again from its primary at its next sync, but SQLite's own "
                      "structure is damaged too: check the disk and consider re-establishing the pair.")
     else:
-        lines.append("This appliance holds the only good copy only if its backup synchronised before the damage: "
-                     "check the disk (SMART, kernel log), and consider a planned failover to the backup.")
+        if report.repair_detail:
+            lines += [report.repair_detail, ""]
+        if report.repaired_count and report.repaired_count >= report.damaged_count:
+            lines.append("The data is whole again, but a disk that changes bytes will do it again: check it "
+                         "(SMART, kernel log).")
+        elif report.repair_detail == _NO_BACKUP:
+            lines.append("This appliance holds the only copy: check the disk (SMART, kernel log).")
+        else:
+            lines.append("What is left damaged has no good copy on the backup: check the disk (SMART, kernel log), "
+                         "and plan a failover to the backup if the disk is failing.")
     return "\n".join(lines)
 
 

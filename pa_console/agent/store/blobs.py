@@ -122,33 +122,34 @@ class BlobStore:
 
         With `expected_sha` the file takes that name whatever its content hashes to (the migration keeps a damaged
         recording as it is, for the scrub to report). With `hold`, the file stays pending (see `written`)."""
+        with self._temp() as tmp:
+            digest, size = _write_hashed(tmp, chunks)
+            digest = expected_sha or digest
+            self._install_held(tmp, digest, hold)
+            return digest, size
+
+    def restore(self, chunks: Iterable[bytes | memoryview], sha: str, size: int) -> bool:
+        """Put a good copy of a recording in place of a damaged one (a primary repairing from its backup): written
+        to tmp/ and fsynced, then renamed over the damaged file only if its bytes hash to `sha` and are `size`
+        long. False, with nothing changed, if they do not."""
+        with self._temp() as tmp:
+            digest, written = _write_hashed(tmp, chunks)
+            if digest != sha or written != size:
+                tmp.unlink()
+                return False
+            self._install_held(tmp, sha, hold=False)
+            return True
+
+    @contextlib.contextmanager
+    def _temp(self) -> Iterator[Path]:
+        """A new file name in tmp/, known to this process's collector while it is written; removed on error."""
         self.ensure()
         name = uuid.uuid4().hex
         tmp = self.tmp / name
         with self._lock:
             self._temps.add(name)
         try:
-            sha = hashlib.sha256()
-            size = 0
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                for data in chunks:
-                    sha.update(data)
-                    size += len(data)
-                    write_all(fd, [data])
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            digest = expected_sha or sha.hexdigest()
-            self._hold(digest)  # from before the rename: this process's collector never sees it unreferenced
-            try:
-                self.install(tmp, digest)
-            except BaseException:
-                self._release(digest)
-                raise
-            if not hold:
-                self._release(digest)
-            return digest, size
+            yield tmp
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -156,6 +157,16 @@ class BlobStore:
         finally:
             with self._lock:
                 self._temps.discard(name)
+
+    def _install_held(self, tmp: Path, sha: str, hold: bool) -> None:
+        self._hold(sha)  # from before the rename: this process's collector never sees it unreferenced
+        try:
+            self.install(tmp, sha)
+        except BaseException:
+            self._release(sha)
+            raise
+        if not hold:
+            self._release(sha)
 
     def install(self, written: Path, sha: str) -> None:
         """Rename a complete, fsynced file to its final name and make the rename durable."""
@@ -252,6 +263,22 @@ def referenced(conn: sqlite3.Connection) -> set[str]:
 
 def staged_shas(conn: sqlite3.Connection) -> set[str]:
     return {str(sha) for (sha,) in conn.execute("SELECT sha256 FROM stage_recordings")}
+
+
+def _write_hashed(path: Path, chunks: Iterable[bytes | memoryview]) -> tuple[str, int]:
+    """Create `path` with the content, fsynced; returns its SHA-256 (hex) and size."""
+    sha = hashlib.sha256()
+    size = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        for data in chunks:
+            sha.update(data)
+            size += len(data)
+            write_all(fd, [data])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return sha.hexdigest(), size
 
 
 def write_all(fd: int, pieces: Iterable[bytes | memoryview]) -> int:

@@ -128,7 +128,8 @@ def test_unclean_stop_row_damage_repaired_and_primary_damage_mailed(  # type: ig
     assert run_cli("verify", str(b.data_dir), check=False).returncode == 0
     assert not [s for s in smtp_sink.subjects() if "Damaged" in s]  # a backup repairs; nobody is woken
 
-    # The primary: damage is reported to the administrator, and its digest no longer equals the backup's.
+    # The primary: damage is reported to the administrator and restored from the backup's copy (more cases in
+    # test_primary_restore.py).
     p.terminate()
     victim = recording_ids(p.data_dir / "site.db")[0]
     flip_in_recording(p.data_dir / "site.db", victim)
@@ -136,10 +137,11 @@ def test_unclean_stop_row_damage_repaired_and_primary_damage_mailed(  # type: ig
     r = p.request("POST", "/api/v1/site/verify")
     assert r.status_code == 202
     done = finished(p, id=r.json()["id"])
-    assert done["status"] == "damaged" and done["repair"] == "told", done
+    assert done["status"] == "damaged" and done["repair"] == "from_backup" and done["repaired_count"] == 1, done
     mail = smtp_sink.wait_for(lambda m: "Damaged site data found" in m.subject)
-    assert mail.subject == "[primary] Damaged site data found" and victim in mail.body, (mail.subject, mail.body)
-    assert p.digest()["damaged"] == 1 and p.digest()["sha256"] != b.digest()["sha256"]
+    assert mail.subject == "[primary] Damaged site data found and restored from the backup" and victim in mail.body, \
+        (mail.subject, mail.body)
+    assert p.digest()["damaged"] == 0 and p.digest()["sha256"] == b.digest()["sha256"]
 
 
 def test_schedule_runs_every_interval_and_zero_turns_it_off(agents) -> None:  # type: ignore[no-untyped-def]

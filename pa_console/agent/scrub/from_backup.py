@@ -1,0 +1,146 @@
+"""A primary restores what its scrub found damaged from its backup's copy, each item proven before it is used.
+
+The backup's copy is trusted for nothing. A row's values are taken only if they hash to the row hash (`rh`) the
+primary recorded when the row was written; a recording's bytes only if they hash to the SHA-256 its row names and
+have its size. So an item comes back exactly as it was written, or not at all: a backup that never got the row, or
+holds an older version of it, has nothing that matches, and the item stays damaged and reported. Nothing else
+changes on the primary: a restored row keeps its change number and hash, so the backup's copy (already equal) is not
+moved again, and the site digest (a sum of recorded hashes) is the same before and after."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from pa_console.agent.peer.client import PeerClient, PeerError
+from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.scrub import damage as damage_record
+from pa_console.agent.scrub.damage import Damage
+from pa_console.agent.store import blobs
+from pa_console.agent.store.rows import KINDS, row_hash
+
+_READ_TIMEOUT_S = 60.0  # a backup that stops sending mid-file
+
+
+@dataclass
+class Restored:
+    rows: int = 0
+    recordings: int = 0
+    not_held: int = 0  # the backup had no copy that proves itself (never synced, older, or damaged there too)
+    failure: str | None = None  # why the backup could not be asked, in one sentence
+
+    @property
+    def count(self) -> int:
+        return self.rows + self.recordings
+
+
+async def restore(rt: AgentRuntime, damage: Damage) -> Restored:
+    """Ask the backup for every damaged item, put back those that prove themselves, and forget them as damaged."""
+    done = Restored()
+    try:
+        client = PeerClient.for_runtime(rt)
+    except PeerError as exc:
+        done.failure = str(exc)
+        return done
+    rows_back: list[tuple[str, str]] = []
+    recordings_back: list[str] = []
+    try:
+        if damage.rows:
+            answer = await client.request("POST", "/peer/repair/rows",
+                                          json={"rows": [list(r) for r in damage.rows]}, timeout=60.0)
+            rows_back = await asyncio.to_thread(_put_rows, rt, _answered_rows(answer))
+        for entry in damage.recordings:
+            if await _restore_recording(rt, client, str(entry["id"])):
+                recordings_back.append(str(entry["id"]))
+    except PeerError as exc:
+        done.failure = str(exc)
+    done.rows, done.recordings = len(rows_back), len(recordings_back)
+    done.not_held = len(damage.rows) + len(damage.recordings) - done.count
+    if done.count:
+        await asyncio.to_thread(_forget, rt, set(rows_back), set(recordings_back))
+    return done
+
+
+def _answered_rows(answer: Any) -> list[tuple[str, list[Any]]]:
+    rows = answer.get("rows") if isinstance(answer, dict) else None
+    if not isinstance(rows, list):
+        raise PeerError("The backup answered the repair request with something else than rows; run the same "
+                        "pa-agent version on both appliances.")
+    return [(str(item[0]), item[1]) for item in rows
+            if isinstance(item, list) and len(item) == 2 and item[0] in KINDS and isinstance(item[1], list)
+            and len(item[1]) == len(KINDS[str(item[0])])]
+
+
+def _put_rows(rt: AgentRuntime, answered: list[tuple[str, list[Any]]]) -> list[tuple[str, str]]:
+    """Write back the values that hash to the recorded hash, in place (one transaction); returns their keys."""
+    conn = rt.db.connect()
+    back: list[tuple[str, str]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, values in answered:
+            cols = KINDS[kind]
+            found = conn.execute(f"SELECT rowid, rh FROM {kind} WHERE {cols[0]} = ?",  # noqa: S608  # nosec B608
+                                 (values[0],)).fetchone()
+            # A row written again since the scrub has new, whole values and a new hash: it matches nothing here.
+            if found is None or row_hash(kind, values) != bytes(found[1]):
+                continue
+            assignments = ", ".join(f"{col} = ?" for col in cols[1:])
+            conn.execute(f"UPDATE {kind} SET {assignments} WHERE rowid = ?",  # noqa: S608  # nosec B608
+                         (*values[1:], found[0]))
+            back.append((kind, str(values[0])))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return back
+
+
+async def _restore_recording(rt: AgentRuntime, client: PeerClient, recording_id: str) -> bool:
+    found = await asyncio.to_thread(_recording_row, rt, recording_id)
+    if found is None:
+        return False  # deleted since the scrub: nothing to restore
+    sha, size = found
+    loop = asyncio.get_running_loop()
+    try:
+        async with client.stream("GET", f"/peer/repair/recordings/{sha}") as content:
+            return await asyncio.to_thread(blobs.for_path(rt.db.path).restore, _pieces(content, loop), sha, size)
+    except PeerError as exc:
+        if exc.status == 404:
+            return False  # the backup holds no copy
+        raise
+
+
+def _pieces(content: aiohttp.StreamReader, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    """The download as a plain iterator, for the thread that writes it (each read runs on the event loop)."""
+    while True:
+        piece = asyncio.run_coroutine_threadsafe(content.read(1 << 20), loop).result(_READ_TIMEOUT_S)
+        if not piece:
+            return
+        yield piece
+
+
+def _recording_row(rt: AgentRuntime, recording_id: str) -> tuple[str, int] | None:
+    row = rt.db.connect().execute("SELECT sha256, size FROM recordings WHERE id = ?", (recording_id,)).fetchone()
+    if row is None or not blobs.valid_sha(row[0]) or not isinstance(row[1], int):
+        return None
+    return str(row[0]), int(row[1])
+
+
+def _forget(rt: AgentRuntime, rows: set[tuple[str, str]], recordings: set[str]) -> None:
+    """Take the restored items off the kept damage (the digest then counts them again)."""
+    conn: sqlite3.Connection = rt.db.connect()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        kept = damage_record.load(conn)
+        kept.rows = [r for r in kept.rows if r not in rows]
+        kept.recordings = [e for e in kept.recordings if str(e["id"]) not in recordings]
+        damage_record.save(conn, kept)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -28,7 +28,7 @@ PEER_CALLS = [("GET", "/api/v1/peer/ping", None), ("DELETE", "/api/v1/peer/relat
               ("POST", "/api/v1/peer/failover/step-down", {"requested_by": "x"}),
               ("POST", "/api/v1/peer/failover/become-primary", {"requested_by": "x", "epoch": 99}),
               ("POST", "/api/v1/peer/failover/last-sync", None),
-              ("POST", "/api/v1/peer/repair/rows", {"rows": [["users", "user-1"]]}),
+              ("POST", "/api/v1/peer/repair/rows", {"rows": [["users", 1]]}),
               ("GET", "/api/v1/peer/repair/recordings/" + "0" * 64, None)]
 
 

@@ -7,7 +7,8 @@ row names. Only a backup answers (its caller is its primary): a primary has nobo
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import sqlite3
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
@@ -26,7 +27,9 @@ MAX_ROWS = 1000  # as many as a scrub keeps (scrub/damage.py)
 
 class RowsWanted(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rows: list[tuple[str, str]] = Field(max_length=MAX_ROWS)
+    # [kind, change number]: the primary names rows by their change number, the same on both appliances and
+    # readable even when the damage is in the row's key.
+    rows: list[tuple[str, Annotated[int, Field(ge=0, le=2**63 - 1)]]] = Field(max_length=MAX_ROWS)
 
 
 def _only_backup(runtime: Any) -> None:
@@ -36,7 +39,8 @@ def _only_backup(runtime: Any) -> None:
 
 @router.post("/rows", dependencies=[PeerAuth])
 async def rows(body: RowsWanted, runtime: Runtime) -> dict[str, Any]:
-    """The values of the named rows in this backup's copy ([kind, [values...]]); rows it does not hold are left out."""
+    """The named rows in this backup's copy ([kind, change number, [values...]]); rows it does not hold are left
+    out."""
     _only_backup(runtime)
     unknown = sorted({kind for kind, _ in body.rows if kind not in KINDS})
     if unknown:
@@ -44,17 +48,19 @@ async def rows(body: RowsWanted, runtime: Runtime) -> dict[str, Any]:
     return {"rows": await asyncio.to_thread(_read_rows, runtime, body.rows)}
 
 
-def _read_rows(runtime: Any, wanted: list[tuple[str, str]]) -> list[list[Any]]:
+def _read_rows(runtime: Any, wanted: list[tuple[str, int]]) -> list[list[Any]]:
     conn = runtime.db.connect()
     found: list[list[Any]] = []
     conn.execute("BEGIN")
     try:
-        for kind, key in wanted:
-            cols = KINDS[kind]
-            row = conn.execute(f"SELECT {', '.join(cols)} FROM {kind} WHERE {cols[0]} = ?",  # noqa: S608  # nosec B608
-                               (key,)).fetchone()
+        for kind, seq in wanted:
+            try:
+                row = conn.execute(f"SELECT {', '.join(KINDS[kind])} FROM {kind} WHERE seq = ?",  # noqa: S608  # nosec B608
+                                   (seq,)).fetchone()
+            except sqlite3.OperationalError:  # this copy's text is damaged too: nothing to hand out
+                continue
             if row is not None:
-                found.append([kind, list(row)])
+                found.append([kind, seq, list(row)])
     finally:
         conn.execute("COMMIT")
     return found

@@ -69,15 +69,16 @@ class NoPullAlert:
         if rt.role != Role.PRIMARY or rel is None or rt.local.get("no_pull_alerted"):
             return
         limit = rt.settings.no_pull_alert_s
-        last = rt.local.get("last_pull_at") or rel["established_at"]
-        idle = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last)).total_seconds()
+        last_pull = rt.local.get("last_pull_at")
+        last = dt.datetime.fromisoformat(last_pull) if last_pull else rel.established_at
+        idle = (dt.datetime.now(dt.UTC) - last).total_seconds()
         if idle < limit:
             return
         rt.local.set("no_pull_alerted", True)
-        rt.bus.publish(NoPullAlerted(idle_s=round(idle), limit_s=limit, backup=rel["peer_name"]))
+        rt.bus.publish(NoPullAlerted(idle_s=round(idle), limit_s=limit, backup=rel.peer_name))
         await mail_admin(
             rt, "No backup has pulled the site data",
             f"No backup appliance has pulled the site data of {rt.name} for {round(idle)} seconds "
-            f"(the alert threshold is {limit:g} s). The backup {rel['peer_name']!r} at "
-            f"{rel['peer_host']}:{rel['peer_port']} may be down, unable to reach this appliance, or have "
+            f"(the alert threshold is {limit:g} s). The backup {rel.peer_name!r} at "
+            f"{rel.peer_host}:{rel.peer_port} may be down, unable to reach this appliance, or have "
             "synchronisation turned off. Until it pulls again, a failover would lose recent data.", "no_pull_alert")

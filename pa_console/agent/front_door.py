@@ -101,8 +101,8 @@ class FrontDoor:
         if path.startswith(PEER_PREFIX):
             rel = self.runtime.relationship
             ok = rel is not None and hmac.compare_digest(token.encode("utf-8", "surrogatepass"),
-                                                         str(rel["peer_token"]).encode())
-            return Principal(str(rel["peer_name"]), kind="peer") if ok and rel is not None else None
+                                                         rel.peer_token.encode())
+            return Principal(rel.peer_name, kind="peer") if ok and rel is not None else None
         if hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self.runtime.identity.api_token.encode()):
             return Principal(ADMIN, kind="admin")
         return self.tokens.authenticate(token)

@@ -48,7 +48,7 @@ def record(runtime: AgentRuntime, role: Role, epoch: int, peer: Peer, reason: st
 
 
 def info(runtime: AgentRuntime, detail: str | None = None) -> RelationshipInfo:
-    rel = runtime.relationship_record
+    rel = runtime.relationship
     if rel is None:
         raise AgentError(404, "This appliance is in no failover relationship.")
     return RelationshipInfo(role=rel.role, established_at=rel.established_at, peer=rel.summary(), detail=detail)
@@ -129,7 +129,7 @@ def break_locally(runtime: AgentRuntime, reason: str) -> authority.Left:
         except (OSError, sqlite3.Error) as exc:
             log.warning("could not remove the recording files of the removed site data: %r", exc)
     runtime.bus.publish(RoleChanged(role=Role.STANDALONE.value, epoch=left.epoch, reason=reason))
-    runtime.bus.publish(RelationshipBroken(peer=rel["peer_name"] if rel else None, reason=reason,
+    runtime.bus.publish(RelationshipBroken(peer=rel.peer_name if rel else None, reason=reason,
                                            site_data_removed=left.data_removed, was=left.was.value,
                                            fenced_data_kept=left.fenced, shared_address=address_fate(runtime, left)))
     runtime.relationship_changed()
@@ -170,7 +170,7 @@ async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
     elif left.was == Role.PRIMARY:
         detail += " The backup removed the site data it had synchronised."
     if not peer_ok:
-        detail = (f"The relationship is broken on this appliance, but {rel['peer_name']!r} could not be told "
+        detail = (f"The relationship is broken on this appliance, but {rel.peer_name!r} could not be told "
                   f"({peer_detail}); break it there too (Break Failover Relationships on that appliance).")
     fate = address_fate(runtime, left)
     return {"broken": True, "peer_informed": peer_ok, "detail": f"{detail} {fate}", "role": Role.STANDALONE.value,

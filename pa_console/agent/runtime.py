@@ -98,8 +98,8 @@ class AgentRuntime:
     def copy_state(self) -> tuple[bool, str]:
         """A backup's copy: (complete, one sentence saying what a takeover would serve). Role, epoch and the
         relationship are changed only by `failover.authority`; this only reads."""
-        rel = self.relationship or {}
-        peer = str(rel.get("peer_name", "the primary"))
+        rel = self.relationship
+        peer = rel.peer_name if rel else "the primary"
         synced = (self.local.get("sync_state") or {}).get("store_id") or None
         blocker = copy_blocker(synced, self.local.get("failover_peer_store"), peer)
         if blocker is not None:
@@ -119,17 +119,12 @@ class AgentRuntime:
         self.local.set("failover_settings", settings.model_dump(mode="json"))
 
     @property
-    def relationship(self) -> dict[str, Any] | None:
-        rel: dict[str, Any] | None = self.local.get("relationship")
-        return rel
-
-    @property
-    def relationship_record(self) -> RelationshipRecord | None:
+    def relationship(self) -> RelationshipRecord | None:
         """The relationship, typed (written only by `failover.authority`, with role and epoch)."""
         return RelationshipRecord.from_local(self.local.get("relationship"))
 
     def peer_summary(self) -> PeerSummary | None:
-        rel = self.relationship_record
+        rel = self.relationship
         return None if rel is None else rel.summary()
 
     @property

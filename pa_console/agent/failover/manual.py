@@ -29,12 +29,13 @@ def _steps_text(steps: list[StepResult]) -> str:
 async def request_role(service: FailoverService, req: RoleRequest) -> RoleResult:
     runtime = service.runtime
     wanted = Role(req.role)
-    if runtime.relationship is None or runtime.role == Role.STANDALONE:
+    rel = runtime.relationship
+    if rel is None or runtime.role == Role.STANDALONE:
         raise AgentError(409, "This appliance is in no failover relationship; establish one before failing over.")
     if runtime.role == wanted:
         return RoleResult(role=runtime.role, epoch=runtime.epoch, detail=f"{runtime.name} already is the {wanted}.")
     client = PeerClient.for_runtime(runtime)
-    peer = str(runtime.relationship.get("peer_name", "the peer"))
+    peer = rel.peer_name
     try:
         answer: dict[str, Any] | None = await client.ping(timeout=PING_TIMEOUT_S)
         unreachable = ""

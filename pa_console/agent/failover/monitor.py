@@ -224,8 +224,8 @@ class FailoverMonitor:
     def _copy_blocker(self) -> str | None:
         state = self.runtime.local.get(SYNC_STATE_KEY) or {}
         synced = state.get("store_id") or None
-        rel = self.runtime.relationship or {}
-        return machine.copy_blocker(synced, self.peer_store, str(rel.get("peer_name", "the primary")))
+        rel = self.runtime.relationship
+        return machine.copy_blocker(synced, self.peer_store, rel.peer_name if rel else "the primary")
 
     def _witness_result(self, now: float) -> str | None:
         """The last witness verdict; starts the next check when due (every probe while the primary is silent)."""
@@ -256,13 +256,13 @@ class FailoverMonitor:
 
     async def _read_config(self) -> WatchConfig:
         settings = self.runtime.settings
-        rel = self.runtime.relationship or {}
+        rel = self.runtime.relationship
         blocker = (await methods_blocker(self.runtime, await self.service.ineligible())
                    if settings.auto_failover else None)
         shared = settings.shared_address
         return WatchConfig(primary_timeout_s=settings.primary_timeout_s, probe_interval_s=settings.probe_interval_s,
                            auto_failover=settings.auto_failover, takeover_blocker=blocker, own_name=self.runtime.name,
-                           peer_name=str(rel.get("peer_name", "the primary")),
+                           peer_name=rel.peer_name if rel else "the primary",
                            address=f"{shared.address}:{shared.port}" if shared else "(none configured)")
 
     async def _feed(self, event: WatchEvent) -> None:

@@ -1,7 +1,7 @@
 """The failover relationship as a typed record (stored in the appliance's local state as JSON).
 
 Written only by `failover.authority`, together with role and epoch; read anywhere through
-`AgentRuntime.relationship_record`. Its `role` is this appliance's role in the pair (it follows every swap)."""
+`AgentRuntime.relationship`. Its `role` is this appliance's role in the pair (it follows every swap)."""
 
 from __future__ import annotations
 

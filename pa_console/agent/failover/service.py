@@ -240,8 +240,8 @@ class FailoverService:
             return peer_epoch > own
         # Equal epochs cannot come from our own role changes, but be deterministic anyway: both sides compare the
         # same two fingerprints, so exactly one of them yields.
-        rel = self.runtime.relationship or {}
-        return str(rel.get("peer_fingerprint", "")) > self.runtime.identity.fingerprint
+        rel = self.runtime.relationship
+        return (rel.peer_fingerprint if rel else "") > self.runtime.identity.fingerprint
 
     async def split_brain_demote(self, peer_name: str, peer_epoch: int) -> None:
         async with self.transition:
@@ -254,9 +254,9 @@ class FailoverService:
                         split_brain: bool = False) -> Fence:
         """Fence (role, epoch: one transaction), release the address, then keep aside what diverged in the
         background. The caller holds `transition`."""
-        rel = self.runtime.relationship or {}
+        rel = self.runtime.relationship
         record = await demote(self.runtime, self.site, reason, peer_epoch,
-                              peer or str(rel.get("peer_name", "the peer")))
+                              peer or (rel.peer_name if rel else "the peer"))
         self._keeping = self.runtime.spawn(self.keep_aside(split_brain), "keep-aside")
         return record
 
@@ -312,7 +312,7 @@ class FailoverService:
             except RoleMoved as exc:
                 log.warning("automatic takeover abandoned: %s", exc)
                 return
-        rel = self.runtime.relationship or {}
-        subject, body = messages.takeover(self.runtime.name, str(rel.get("peer_name", "the old primary")), reason,
+        rel = self.runtime.relationship
+        subject, body = messages.takeover(self.runtime.name, rel.peer_name if rel else "the old primary", reason,
                                           [s.as_tuple() for s in steps])
         send_in_background(self.runtime, "takeover", subject, body)

@@ -38,7 +38,7 @@ class PeerClient:
 
     @classmethod
     def for_runtime(cls, runtime: AgentRuntime) -> PeerClient:
-        rel = runtime.relationship_record
+        rel = runtime.relationship
         if rel is None:
             raise PeerError("This appliance is in no failover relationship.")
         return cls(rel.peer_host, rel.peer_port, rel.peer_cert_pem, rel.peer_token,

@@ -235,7 +235,7 @@ class ScrubService:
 
     async def _restore_from_backup(self, report: VerifyReport, damage: Damage) -> None:
         """A primary in a relationship asks its backup for a good copy of each damaged item (scrub/from_backup.py)."""
-        if self.runtime.relationship_record is None or not (damage.rows or damage.recordings):
+        if self.runtime.relationship is None or not (damage.rows or damage.recordings):
             report.repair = "told"
             report.repair_detail = _NO_BACKUP
             return

@@ -49,8 +49,8 @@ class SharedSite:
         return {"name": self.runtime.name, "role": role.value, "epoch": epoch}
 
     def endpoints(self) -> Endpoints:
-        rel = self.runtime.relationship or {}
-        return Endpoints(own_host=listen_host(self.runtime.listen), peer_host=rel.get("peer_host"))
+        rel = self.runtime.relationship
+        return Endpoints(own_host=listen_host(self.runtime.listen), peer_host=rel.peer_host if rel else None)
 
     async def ineligible(self, config: SharedAddress | None = None) -> str | None:
         """Why an automatic takeover through the configured shared address cannot work; None when it can."""

@@ -52,7 +52,7 @@ class SyncScheduler:
         now = dt.datetime.now(dt.UTC)
         last = rt.last_sync
         if last is None or last.finished_at is None:
-            due = dt.datetime.fromisoformat(rel["established_at"]) + dt.timedelta(seconds=settings.first_sync_delay_s)
+            due = rel.established_at + dt.timedelta(seconds=settings.first_sync_delay_s)
         else:
             wait = settings.pull_interval_s
             if last.status == SyncStatus.FAILED:

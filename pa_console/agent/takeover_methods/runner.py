@@ -29,9 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def context(runtime: AgentRuntime, reason: str = "") -> SwingContext:
-    rel = runtime.relationship or {}
-    peer = rel.get("peer_name")
-    return SwingContext(own_name=runtime.name, peer_name=str(peer) if peer else None, reason=reason,
+    rel = runtime.relationship
+    return SwingContext(own_name=runtime.name, peer_name=rel.peer_name if rel else None, reason=reason,
                         epoch=runtime.epoch)
 
 
@@ -48,8 +47,8 @@ def configured_methods(runtime: AgentRuntime, ctx: SwingContext | None = None) -
 
 
 def endpoints(runtime: AgentRuntime) -> Endpoints:
-    rel = runtime.relationship or {}
-    return Endpoints(own_host=listen_host(runtime.listen), peer_host=rel.get("peer_host"))
+    rel = runtime.relationship
+    return Endpoints(own_host=listen_host(runtime.listen), peer_host=rel.peer_host if rel else None)
 
 
 async def run_step(runtime: AgentRuntime, method: TakeoverMethod, event: SwingEvent) -> StepResult:

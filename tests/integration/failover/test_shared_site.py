@@ -26,7 +26,7 @@ def fake_runtime(tmp_path: Path, name: str, shared: SharedAddress, peer_host: st
     return SimpleNamespace(name=name, role=Role.PRIMARY, epoch=3, role_epoch=lambda: (Role.PRIMARY, 3),
                            identity=identity, listen="127.0.0.1:4000",
                            settings=FailoverSettings(shared_address=shared),
-                           relationship={"peer_host": peer_host}, serving_shared_address=False)
+                           relationship=SimpleNamespace(peer_host=peer_host), serving_shared_address=False)
 
 
 async def get_site(shared: SharedAddress, *pems: str) -> dict[str, Any]:

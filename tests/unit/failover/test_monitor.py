@@ -16,7 +16,7 @@ class FakeRuntime:
     def __init__(self) -> None:
         self.name = "beta"
         self.role = Role.BACKUP
-        self.relationship: dict[str, Any] | None = {"peer_name": "alpha", "peer_host": "127.0.0.1"}
+        self.relationship: Any = SimpleNamespace(peer_name="alpha", peer_host="127.0.0.1")
         self.settings = FailoverSettings(primary_timeout_s=4, probe_interval_s=1, auto_failover=True)
         self.local: Any = None  # replaced by ScriptedMonitor with get/set over local_store
         # A backup that completed a sync of the primary's store: it may take over (issue 13).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from pa_console.protocol.events import EventBody, typed, wire_data
@@ -36,8 +37,7 @@ class FakeRuntime:
     name: str = "beta"
     epoch: int = 7
     settings: FailoverSettings = field(default_factory=FailoverSettings)
-    relationship: dict[str, Any] | None = field(default_factory=lambda: {"peer_name": "alpha",
-                                                                          "peer_host": "127.0.0.1"})
+    relationship: Any = field(default_factory=lambda: SimpleNamespace(peer_name="alpha", peer_host="127.0.0.1"))
     listen: str | None = "127.0.0.1:9443"
     local: FakeLocal = field(default_factory=FakeLocal)
     bus: FakeBus = field(default_factory=FakeBus)

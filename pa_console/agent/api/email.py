@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from pa_console.agent.api.write_gate import PrimaryConfirmed
 from pa_console.agent.auth import Admin, Runtime
 from pa_console.agent.errors import AgentError
 from pa_console.agent.mail import EMAIL_SETTING, MailError, public_config, send_mail
@@ -19,7 +20,7 @@ def get_email(runtime: Runtime) -> EmailConfig:
     return public_config(runtime.site.get_setting(EMAIL_SETTING))
 
 
-@router.put("", response_model=EmailConfig)
+@router.put("", response_model=EmailConfig, dependencies=[PrimaryConfirmed])
 def put_email(body: EmailConfigUpdate, runtime: Runtime) -> EmailConfig:
     if runtime.role == Role.BACKUP and runtime.local.get("fence") is None:  # a fenced one: the store says why
         # The backup's copy is overwritten by every sync; an edit here would silently vanish.

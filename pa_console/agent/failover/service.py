@@ -18,6 +18,7 @@ from pa_console.agent.failover.authority import Fence, fence_failed, fence_of, s
 from pa_console.agent.failover.keep_aside import Kept, keep_diverged
 from pa_console.agent.failover.mailer import send_in_background
 from pa_console.agent.failover.monitor import FailoverMonitor
+from pa_console.agent.failover.pause_guard import PauseGuard
 from pa_console.agent.failover.takeover import RoleMoved, demote, promote
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.shared_ip.base import SharedAddressError
@@ -62,6 +63,7 @@ class FailoverService:
         self._stale_checked: tuple[Role, SharedAddress] | None = None  # no need to look again for the same case
         self._keeping: asyncio.Task[Kept | None] | None = None
         self._keep_lock = asyncio.Lock()
+        self.pause_guard = PauseGuard(self._confirm_after_stall)
 
     @classmethod
     def of(cls, runtime: AgentRuntime) -> FailoverService:
@@ -92,7 +94,8 @@ class FailoverService:
         self.runtime.settings_listeners.append(self._changed)
         self._tasks = [self.runtime.spawn(self.monitor.run(self._monitor_wake), "failover-monitor"),
                        self.runtime.spawn(self._serve_loop(), "failover-shared-address"),
-                       self.runtime.spawn(self._guard_loop(), "failover-split-brain-guard")]
+                       self.runtime.spawn(self._guard_loop(), "failover-split-brain-guard"),
+                       self.runtime.spawn(self.pause_guard.run(), "failover-pause-guard")]
 
     async def stop(self) -> None:
         if self._changed in self.runtime.settings_listeners:
@@ -192,6 +195,17 @@ class FailoverService:
                 if record is not None:
                     next_retry = loop_now + KEEP_ASIDE_RETRY_S
                     self._keeping = self.runtime.spawn(self.keep_aside(), "keep-aside")
+
+    async def _confirm_after_stall(self) -> None:
+        """The pause guard's question (pause_guard.py): as primary in a relationship, one heartbeat, bounded."""
+        if not (self.ready and self.runtime.role == Role.PRIMARY and self.runtime.relationship is not None):
+            return
+        # Shielded: a fence that has begun must finish (release the address, keep aside) even if the wait ends.
+        check = asyncio.ensure_future(self.check_peer())
+        try:
+            await asyncio.wait_for(asyncio.shield(check), 2 * HEARTBEAT_TIMEOUT_S + TIE_RECHECK_S + 1)
+        except TimeoutError:
+            log.warning("the backup did not confirm in time after a stall; writes go on")
 
     async def check_peer(self) -> dict[str, Any] | None:
         """As primary: tell the peer we live (a heartbeat) and learn its role and epoch; fence if it is primary at

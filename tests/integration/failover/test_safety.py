@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.harness import RunningAgent, SmtpSink, run_cli, wait_until
+from tests.harness import RunningAgent, SmtpSink, pinned_context, run_cli, wait_until
 from tests.integration.failover.helpers import Pair, PrimaryWatch, events, make_pair, of_type, roles
 from tests.integration.failover.trials import kept_files, pause_trial, session_ids
 from tests.integration.sync.pair import sync_now
@@ -208,3 +210,54 @@ def test_the_two_primary_window_does_not_grow_with_what_diverged(agents: Callabl
     wait_until(lambda: alpha.health()["fenced"] is None, timeout=120, what="the diverged data kept aside")
     kept = kept_files(alpha)
     assert len(kept) == 1 and len(session_ids(kept[0])) == 20024
+
+
+def _writes_queued_while_frozen(alpha: RunningAgent, beta: RunningAgent, smtp: SmtpSink) -> list[int | str]:
+    """Six writes sent to `alpha` while it is frozen past `beta`'s takeover, on connections opened before; their
+    answers (status or error) once it runs again."""
+    assert alpha.proc is not None
+    answers: list[int | str] = []
+    clients = [httpx.Client(base_url=alpha.url, verify=pinned_context(alpha.cert_pem), timeout=30,
+                            headers={"Authorization": f"Bearer {alpha.token}"}) for _ in range(6)]
+    for c in clients:  # connected and TLS done before the freeze: the writes wait only for the process
+        assert c.get("/api/v1/email").status_code == 200
+
+    def put(c: httpx.Client, n: int) -> None:
+        try:
+            answers.append(c.put("/api/v1/email", json=smtp.config() | {"sender": f"q{n}@example.com"}).status_code)
+        except httpx.HTTPError as exc:
+            answers.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=put, args=(c, n)) for n, c in enumerate(clients)]
+    alpha.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: beta.health()["role"] == "primary", timeout=60, what="the backup's takeover")
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # the requests are in alpha's socket buffers
+    finally:
+        alpha.proc.send_signal(signal.SIGCONT)
+    for t in threads:
+        t.join(40)
+    for c in clients:
+        c.close()
+    return answers
+
+
+@pytest.mark.timeout(180)
+def test_writes_queued_while_frozen_are_not_acknowledged_by_the_replaced_primary(
+        agents: Callable[..., RunningAgent], smtp_sink: SmtpSink) -> None:
+    """Writes sent to a primary while it is frozen (SIGSTOP) past the takeover wait in the kernel; on SIGCONT they
+    are served before the heartbeat loop would learn it was replaced. The pause guard asks the backup first, so
+    every one of them is refused (the old primary fences) and no appliance keeps any of them. Twice, the second
+    time the other way round: the guard is armed on every primary."""
+    pair = make_pair(agents, smtp_sink, primary_timeout_s=3, probe_interval_s=0.5)
+    for old, new in ((pair.primary, pair.backup), (pair.backup, pair.primary)):
+        answers = _writes_queued_while_frozen(old, new, smtp_sink)
+        assert len(answers) == 6 and 200 not in answers, answers
+        wait_until(lambda o=old: o.health()["role"] == "backup", timeout=20, what="the old primary to fence")
+        wait_until(lambda o=old: o.health()["fenced"] is None, timeout=60, what="the fence lifted")
+        senders = [old.get("/api/v1/email")["sender"], new.get("/api/v1/email")["sender"]]
+        assert not [s for s in senders if s.startswith("q")], senders
+        wait_until(lambda o=old: o.health()["primary_reachable"] is True, timeout=30, what="the new backup watching")
+        assert sync_now(old)["status"] == "ok"

@@ -154,19 +154,32 @@ async def _restore_recording(rt: AgentRuntime, client: PeerClient, recording_id:
     loop = asyncio.get_running_loop()
     try:
         async with client.stream("GET", f"/peer/repair/recordings/{sha}") as content:
-            return await asyncio.to_thread(blobs.for_path(rt.db.path).restore, _pieces(content, loop), sha, size)
+            return await asyncio.to_thread(blobs.for_path(rt.db.path).restore, _pieces(content, loop, size), sha,
+                                           size)
+    except _TooLong:
+        log.warning("scrub: the backup sent more than recording %s's %d bytes; not taken", recording_id, size)
+        return False
     except PeerError as exc:
         if exc.status == 404:
             return False  # the backup holds no copy
         raise
 
 
-def _pieces(content: aiohttp.StreamReader, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    """The download as a plain iterator, for the thread that writes it (each read runs on the event loop)."""
+class _TooLong(Exception):
+    """The backup sent more bytes than the recording has: it cannot be the recording (and must not fill the disk)."""
+
+
+def _pieces(content: aiohttp.StreamReader, loop: asyncio.AbstractEventLoop, limit: int) -> Iterator[bytes]:
+    """The download as a plain iterator, for the thread that writes it (each read runs on the event loop); never
+    more than `limit` bytes."""
+    total = 0
     while True:
         piece = asyncio.run_coroutine_threadsafe(content.read(1 << 20), loop).result(_READ_TIMEOUT_S)
         if not piece:
             return
+        total += len(piece)
+        if total > limit:
+            raise _TooLong
         yield piece
 
 

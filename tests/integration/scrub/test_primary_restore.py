@@ -88,22 +88,30 @@ def test_a_copy_that_does_not_prove_itself_is_refused(agents) -> None:  # type: 
     both = recording_ids(db)[0]
     flip_in_recording(db, both, at=100)
     flip_in_recording(b.data_dir / "site.db", both, at=200)
+    # Longer on the backup than the recording is: refused without writing more than its size.
+    longer = recording_ids(db)[1]
+    flip_in_recording(db, longer)
+    with recording_file(b.data_dir / "site.db", longer).open("ab") as f:
+        f.write(b"\0" * 5_000_000)
     # Written after the last sync: the backup never had it.
     known = set(recording_ids(db))
     p.seed(2, 200_000)
     new = sorted(set(recording_ids(db)) - known)[0]
     flip_in_recording(db, new)
-    damaged_bytes = {v: recording_file(db, v).read_bytes() for v in (both, new)}
+    damaged_bytes = {v: recording_file(db, v).read_bytes() for v in (both, longer, new)}
 
     done = _scrub(p)
-    assert done["status"] == "damaged" and done["damaged_count"] == 2, done
+    assert done["status"] == "damaged" and done["damaged_count"] == 3, done
     assert done["repair"] == "told" and done["repaired_count"] == 0, done
-    assert "2 left damaged" in done["repair_detail"] and "holds no copy that matches" in done["repair_detail"], done
+    assert "3 left damaged" in done["repair_detail"] and "holds no copy that matches" in done["repair_detail"], done
     for victim, raw in damaged_bytes.items():
         assert recording_file(db, victim).read_bytes() == raw  # nothing else put in their place
-    assert p.digest()["damaged"] == 2
+    assert p.digest()["damaged"] == 3
     assert not _tmp_files(p)
     assert run_cli("verify", str(p.data_dir), check=False).returncode == 1
+    # The longer copy was cut off at the recording's size, not written whole and hashed (a backup cannot fill the
+    # primary's disk).
+    assert f"sent more than recording {longer}'s" in (p.data_dir / "serve.out").read_text(errors="replace")
 
 
 def test_an_unreachable_backup_is_named_and_nothing_changes(agents, smtp_sink: SmtpSink) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from pa_console.protocol.events import (
     Takeover,
     TakeoverBlocked,
     TakeoverStep,
+    VerifyFinished,
 )
 from pa_console.protocol.models import Event, EventType
 
@@ -101,6 +102,8 @@ def summarize(event: Event) -> str:
         case Fenced() as fenced:
             peer = fenced.peer or "the peer"
             return f"Fenced: stepped down to backup, {peer} is primary at epoch {fenced.peer_epoch}"
+        case VerifyFinished() as scrub:
+            return _scrub_summary(scrub)
         case RoleChanged() as changed:
             return f"Role changed to {changed.role} (epoch {changed.epoch if changed.epoch is not None else '?'})"
         case _:
@@ -111,6 +114,18 @@ def summarize(event: Event) -> str:
         if isinstance(d.get(key), str) and d[key]:
             return f"{t.replace('_', ' ').capitalize()}: {d[key]}"
     return t.replace("_", " ").capitalize()
+
+
+def _scrub_summary(scrub: VerifyFinished) -> str:
+    checked = f"{scrub.rows_checked} rows and {human_bytes(float(scrub.bytes_checked))} of recordings checked"
+    if scrub.status == "whole":
+        return f"Scrub: the site data is whole ({checked})"
+    if scrub.status == "failed":
+        return f"Scrub failed: {scrub.error or 'no reason given'}"
+    found = f"Scrub found {scrub.damaged_count} damaged item(s)"
+    if scrub.repair == "refetch":
+        return f"{found}; this backup fetches them again from its primary at its next sync"
+    return f"{found}: {scrub.repair_detail or 'the administrator was mailed'}"
 
 
 @dataclass(frozen=True)
@@ -149,7 +164,7 @@ class TimelineModel:
 
     @staticmethod
     def significant(event: Event) -> bool:
-        if event.type == EventType.SYNC_PROGRESS:
+        if event.type in (EventType.SYNC_PROGRESS, EventType.VERIFY_PROGRESS):
             return False
         if isinstance(event.body, Countdown):
             left = event.body.failover_in_s

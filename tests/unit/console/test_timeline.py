@@ -98,3 +98,27 @@ def test_issue_13_events_are_summarised_in_the_failover_category() -> None:
     assert blocked.category == "failover" and blocked.summary == "Automatic takeover blocked: no witness answers"
     fenced = _entry(event(Fenced(peer="beta", peer_epoch=5)))
     assert fenced.summary == "Fenced: stepped down to backup, beta is primary at epoch 5"
+
+
+def test_scrubs_read_as_sentences_and_their_progress_is_noise() -> None:
+    from pa_console.protocol.events import VerifyFinished, VerifyProgressed
+
+    model = TimelineModel()
+    base = {"id": "s1", "trigger": "api", "started_at": T0, "rows_checked": 12, "bytes_checked": 3 * 1024 * 1024}
+    restored = VerifyFinished(status="damaged", damaged_count=2, repair="from_backup", repaired_count=2,
+                              repair_detail="2 damaged item(s) restored from the backup, each checked against its "
+                                            "recorded hash.", **base)
+    model.add("alpha", [event(VerifyProgressed(id="s1", phase="rows"), id=1, ts=T0),
+                        event(restored, id=2, ts=T0 + timedelta(seconds=1)),
+                        event(VerifyFinished(status="damaged", damaged_count=1, repair="refetch", **base), id=3,
+                              ts=T0 + timedelta(seconds=2)),
+                        event(VerifyFinished(status="whole", **base), id=4, ts=T0 + timedelta(seconds=3)),
+                        event(VerifyFinished(status="failed", error="The agent stopped during the scrub.", **base),
+                              id=5, ts=T0 + timedelta(seconds=4))])
+    assert [e.summary for e in model.visible()] == [
+        "Scrub found 2 damaged item(s): 2 damaged item(s) restored from the backup, each checked against its "
+        "recorded hash.",
+        "Scrub found 1 damaged item(s); this backup fetches them again from its primary at its next sync",
+        "Scrub: the site data is whole (12 rows and 3.0 MiB of recordings checked)",
+        "Scrub failed: The agent stopped during the scrub.",
+    ]

@@ -180,7 +180,7 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
 def _offline(backup: ApplianceState, key: str, title: str) -> ReadinessItem | None:
     """What an appliance said before the console lost it is no ground for a green item."""
     if backup.status != ConnectionStatus.ONLINE and backup.health is not None:
-        return ReadinessItem(key, title, None, f"{backup.name} is {backup.status.label.lower()}: not known now.")
+        return ReadinessItem(key, title, None, f"{backup.name} {backup.status.phrase}: not known now.")
     return None
 
 

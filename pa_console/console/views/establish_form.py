@@ -219,7 +219,7 @@ class EstablishForm(QWidget):
             )
             set_role(self.key_check, "error")
         elif backup is not None and backup.status != ConnectionStatus.ONLINE:
-            self.key_check.setText(f"{backup.name} is {backup.status.label.lower()}: its key cannot be compared now.")
+            self.key_check.setText(f"{backup.name} {backup.status.phrase}: its key cannot be compared now.")
             set_role(self.key_check, "hint")
         elif backup is not None:
             self.key_check.setText(f"Reading the Inter-Appliance key of {backup.name} to compare it…")

@@ -197,13 +197,16 @@ class EmailPane(QWidget):
         state = self._state
         if state is None or self._busy:
             return
+        # The previous answer was about the previous settings: never leave it up while these are saved and tried.
+        self.answer.setText("Sending…")
+        set_role(self.answer, "hint")
+        self.answer.setVisible(True)
         # Test what is on screen: save first when the form differs from what the appliance has.
         if self._dirty() and not await self._save():
+            self.answer.setVisible(False)
             return
         self._busy = True
         self.refresh_view()
-        self.answer.setText("Sending…")
-        self.answer.setVisible(True)
         commands = self._fleet.commands(state.id)
         try:
             result = await commands.send_test_email()
@@ -214,9 +217,13 @@ class EmailPane(QWidget):
             self.answer.setText(commands.email.error or "The test mail could not be sent.")
             set_role(self.answer, "error")
             return
-        code = f" ({result.code})" if result.code is not None else ""
-        verdict = "Sent" if result.ok else "Not sent"
-        self.answer.setText(f"{verdict}. The SMTP server answered{code}: {result.message}")
+        if result.ok:
+            code = f" ({result.code})" if result.code is not None else ""
+            self.answer.setText(f"Sent. The SMTP server answered{code}: {result.message}")
+        else:
+            # A failure is the agent's own sentence: often no SMTP server answered at all (name unknown, nothing
+            # listening), so "the server answered" would not be true.
+            self.answer.setText(f"Not sent. {result.message}")
         set_role(self.answer, "hint" if result.ok else "error")
 
     def _dirty(self) -> bool:

@@ -47,3 +47,13 @@ def test_an_unreachable_primary_offers_no_become_backup(qtbot: Any, aloop: Any, 
     assert not pane.handover.become_backup.isEnabled()
     primary.set_status(ConnectionStatus.ONLINE)
     assert pane.handover.become_backup.isEnabled()
+
+
+def test_readiness_does_not_vouch_for_the_sync_of_an_unreachable_backup(qtbot: Any, aloop: Any,
+                                                                        tmp_path: Path) -> None:
+    pane, primary, backup = make_pane(qtbot, tmp_path)
+    pane.set_appliance(primary.id)
+    backup.set_status(ConnectionStatus.OFFLINE, "Cannot connect to 127.0.0.1:1002.")
+    shown = [pane.readiness.item(i).text() for i in range(pane.readiness.count())]
+    sync_line = next(t for t in shown if "Last sync recent and good" in t)
+    assert "finished well" not in sync_line and "beta is offline: not known now" in sync_line, sync_line

@@ -63,6 +63,11 @@ def _last_sync(backup: ApplianceState | None, now: datetime) -> ReadinessItem:
     title = "Last sync recent and good"
     if backup is None or backup.health is None:
         return ReadinessItem("sync", title, None, "The backup is not known yet.")
+    # The last sync an unreachable backup told of may be one it ran in another role (before a takeover): not
+    # ground for "recent and good" now.
+    offline = _offline(backup, "sync", title)
+    if offline is not None:
+        return offline
     health = backup.health
     if health.last_sync_status == SyncStatus.FAILED:
         reason = backup.last_report.error if backup.last_report is not None else None

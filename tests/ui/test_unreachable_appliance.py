@@ -57,3 +57,20 @@ def test_readiness_does_not_vouch_for_the_sync_of_an_unreachable_backup(qtbot: A
     shown = [pane.readiness.item(i).text() for i in range(pane.readiness.count())]
     sync_line = next(t for t in shown if "Last sync recent and good" in t)
     assert "finished well" not in sync_line and "beta is offline: not known now" in sync_line, sync_line
+
+
+def test_security_pane_says_keys_of_an_unreachable_appliance_are_as_last_read(qtbot: Any, aloop: Any,
+                                                                             tmp_path: Path) -> None:
+    from pa_console.console.views.security_pane import SecurityPane
+
+    primary, backup = pair()
+    pane = SecurityPane(fake_fleet(tmp_path, primary, backup))
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.set_appliance(primary.id)
+    assert pane.verdict.text().startswith("✔ MATCH") and pane.apply_button.isEnabled()
+    backup.set_status(ConnectionStatus.OFFLINE, "127.0.0.1:1002 did not answer in time.")
+    assert pane.verdict.text() == "beta is offline: its key cannot be read now. When last read, the keys matched."
+    assert not pane.apply_button.isEnabled()  # a new key set on one side only would cut the pair
+    backup.set_status(ConnectionStatus.ONLINE)
+    assert pane.verdict.text().startswith("✔ MATCH") and pane.apply_button.isEnabled()

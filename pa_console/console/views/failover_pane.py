@@ -4,7 +4,7 @@ actions (establish, hand over, break), then the settings in their own section.""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
@@ -42,6 +42,34 @@ def section_title(text: str) -> QLabel:
     return label
 
 
+class FormDeck(QWidget):
+    """One settings form shown at a time, the deck as tall as that one. (A QStackedWidget is as tall as its tallest
+    page: a primary's short form showed in the height of a backup's longer one, with a gap above and below.)"""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._current: QWidget | None = None
+
+    def addWidget(self, widget: QWidget) -> None:
+        self._layout.addWidget(widget)
+        widget.setVisible(self._current is None)
+        if self._current is None:
+            self._current = widget
+
+    def setCurrentWidget(self, widget: QWidget) -> None:
+        if widget is self._current:
+            return
+        if self._current is not None:
+            self._current.hide()
+        self._current = widget
+        widget.show()
+
+    def currentWidget(self) -> QWidget | None:
+        return self._current
+
+
 class FailoverPane(QScrollArea):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__(parent)
@@ -62,7 +90,7 @@ class FailoverPane(QScrollArea):
         self.handover = HandoverBox(fleet, confirm=self._confirm)
         # One settings form per appliance, so that switching appliance keeps an edit in progress.
         self._forms: dict[str, SettingsForm] = {}
-        self.settings_stack = QStackedWidget()
+        self.settings_stack = FormDeck()
         self._blank_settings = SettingsForm(fleet, confirm=self._confirm)
         self.settings_stack.addWidget(self._blank_settings)
         self.status_title = section_title("Status")
@@ -130,6 +158,9 @@ class FailoverPane(QScrollArea):
             self.settings_stack.addWidget(form)
         return form
 
+    def _show_settings_form(self, form: SettingsForm) -> None:
+        self.settings_stack.setCurrentWidget(form)
+
     def unapplied_settings(self) -> list[str]:
         """Names of the appliances whose settings form holds changes not applied (asked about at quit)."""
         return [self._fleet.states[i].name for i, f in self._forms.items()
@@ -163,7 +194,7 @@ class FailoverPane(QScrollArea):
                   self.status_title, self.settings_title):
             w.setVisible(has)
         if state is None:
-            self.settings_stack.setCurrentWidget(self._blank_settings)
+            self._show_settings_form(self._blank_settings)
             self.actions_title.hide()
             self.establish_box.hide()
             self.takeover.hide()
@@ -182,7 +213,7 @@ class FailoverPane(QScrollArea):
         self.takeover.show_state(state)
         self.handover.show_state(state)
         form = self._form_for(state)
-        self.settings_stack.setCurrentWidget(form)
+        self._show_settings_form(form)
         form.show_state(state)
 
         self.readiness_box.setVisible(established)

@@ -25,3 +25,4 @@ def test_the_primary_form_is_not_stretched_to_the_backup_form(qtbot: Any, aloop:
     assert form is not pane._forms[backup.id]
     wanted = form.sizeHint().height()
     assert pane.settings_stack.height() <= wanted + 4, (pane.settings_stack.height(), wanted)
+

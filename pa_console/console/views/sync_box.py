@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from pa_console.console.services.fleet import Fleet
@@ -21,7 +23,8 @@ def describe_progress(progress: SyncProgress) -> str:
     if progress.rate_bps:
         parts.append(f"{human_bytes(progress.rate_bps)}/s")
     if progress.eta_s is not None:
-        parts.append(f"{human_duration(progress.eta_s)} left")
+        # Rounded up, never "0 s left" while bytes remain (as the countdown rounds its seconds up).
+        parts.append(f"{human_duration(max(1, math.ceil(progress.eta_s)))} left")
     return " · ".join(parts)
 
 

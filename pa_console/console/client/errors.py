@@ -123,6 +123,13 @@ def map_exception(exc: BaseException, where: str) -> AgentError:
     # A timeout first: an agent that hangs (stopped, overloaded) accepts the connection and never answers the TLS
     # handshake, so the timeout carries an SSLWantReadError as its cause; that is no certificate problem.
     if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.ConnectTimeout) and _ssl_cause(exc) is None:
+            # Not even a TCP connection in time: a host that is down, or a firewall that drops the packets.
+            return AgentError(
+                ErrorCategory.CONNECTION,
+                f"{where} did not accept a connection in time; check that the appliance is up and that the network "
+                "lets this computer reach it.",
+            )
         return AgentError(
             ErrorCategory.CONNECTION,
             f"{where} accepts connections but did not answer in time; the agent may be hung or overloaded: "

@@ -35,8 +35,10 @@ def test_an_unreachable_backup_does_not_claim_its_primary_is_reachable(qtbot: An
     assert "The console cannot reach beta" in text and "not known now" in text
     assert not box.become_primary.isEnabled()
     assert not box.sync_first.isVisible() and not box.force.isVisible()
+    assert not pane.sync.sync_button.isEnabled()  # Sync Now is asked of beta: it could only fail
     backup.set_status(ConnectionStatus.ONLINE)  # it answers again: as before
     assert box.countdown.text() == "The primary is reachable." and box.become_primary.isEnabled()
+    assert pane.sync.sync_button.isEnabled()
 
 
 def test_an_unreachable_primary_offers_no_become_backup(qtbot: Any, aloop: Any, tmp_path: Path) -> None:

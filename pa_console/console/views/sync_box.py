@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProg
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.formatting import human_bytes, human_duration, local_time
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import OperationView, button, error_label, set_role
 from pa_console.protocol.models import SyncProgress, SyncStatus
@@ -94,7 +95,9 @@ class SyncBox(QGroupBox):
             self.progress_text.setText("")
         self.progress_text.setVisible(bool(self.progress_text.text()))
         established = health is not None and health.relationship_established
-        self.sync_button.setEnabled(established and not running and not self.op.busy)
+        # Sync Now is asked of the selected appliance: not while the console cannot reach it (it could only fail).
+        answers = state.status == ConnectionStatus.ONLINE
+        self.sync_button.setEnabled(answers and established and not running and not self.op.busy)
         self.last_sync.setText(local_time(health.last_sync_at) if health else "unknown")
         report = watcher.last_report
         if health is None:

@@ -1,5 +1,5 @@
-"""The settings form is as tall as its own fields: a primary's short form showed with a gap above and below, in the
-height of the backup's longer form (a stacked widget sizes to its tallest page)."""
+"""The settings form: as tall as its own fields (a stacked widget sized a primary's short form to a backup's
+longer one: gaps above and below), and never "Applied." beside "Changed, not applied yet"."""
 
 from __future__ import annotations
 
@@ -26,3 +26,22 @@ def test_the_primary_form_is_not_stretched_to_the_backup_form(qtbot: Any, aloop:
     wanted = form.sizeHint().height()
     assert pane.settings_stack.height() <= wanted + 4, (pane.settings_stack.height(), wanted)
 
+
+
+def test_applied_is_not_said_beside_a_new_unapplied_change(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    from pa_console.protocol.models import FailoverSettings
+    from tests.ui.fakes import client
+
+    primary, backup = pair()
+    fleet = fake_fleet(tmp_path, primary, backup)
+    pane = FailoverPane(fleet)
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.set_appliance(backup.id)
+    form = pane.settings
+    client(fleet, backup).answers["update_failover_settings"] = FailoverSettings(primary_timeout_s=120)
+    form.primary_timeout.setValue(120)
+    form.save_button.click()
+    qtbot.waitUntil(lambda: form.save_result.text() == "Applied.")
+    form.primary_timeout.setValue(90)  # a new edit
+    assert form.changed_marker.isVisible() and form.save_result.text() == ""

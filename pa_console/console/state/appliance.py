@@ -48,8 +48,9 @@ from pa_console.protocol.models import (
 REFRESH_ON: dict[str, frozenset[str]] = {
     EventType.RELATIONSHIP_ESTABLISHED: frozenset({"health", "relationship", "settings"}),
     EventType.RELATIONSHIP_BROKEN: frozenset({"health", "relationship"}),
-    EventType.ROLE_CHANGED: frozenset({"health", "relationship"}),
-    EventType.TAKEOVER: frozenset({"health"}),
+    # A new primary's email settings are what it received by sync: read them again (a backup's are not read).
+    EventType.ROLE_CHANGED: frozenset({"health", "relationship", "email"}),
+    EventType.TAKEOVER: frozenset({"health", "email"}),
     EventType.DEMOTED: frozenset({"health"}),
     EventType.SETTINGS_CHANGED: frozenset({"settings", "health"}),
     EventType.EMAIL_CHANGED: frozenset({"email"}),

@@ -21,6 +21,10 @@ from pa_console.console.views.widgets import (
 from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailSecurity, Role
 
 
+BACKUP_NOTE = ("This appliance is a backup: it receives the email settings of its primary with the next sync. "
+               "Edit them on the primary.")
+
+
 class EmailPane(QWidget):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,11 +59,7 @@ class EmailPane(QWidget):
         self.answer.setAccessibleName("SMTP server answer")
         self.answer.setWordWrap(True)
         self.answer.setVisible(False)
-        self.backup_note = hint_label(
-            "This appliance is a backup: it receives the email settings of its primary with the next sync. "
-            "Edit them on the primary.",
-            "Backup note",
-        )
+        self.backup_note = hint_label(BACKUP_NOTE, "Backup note")
         form = QFormLayout()
         form.addRow("SMTP &server:", self.host)
         form.addRow("&Port:", self.port)
@@ -110,7 +110,11 @@ class EmailPane(QWidget):
     def refresh_view(self) -> None:
         state = self._state
         is_backup = state is not None and state.role == Role.BACKUP
-        self.backup_note.setVisible(is_backup)
+        if is_backup:
+            self.backup_note.setText(BACKUP_NOTE)
+        elif state is not None and state.email is None:  # never a greyed-out form without a word
+            self.backup_note.setText(f"Reading the email settings of {state.name}…")
+        self.backup_note.setVisible(is_backup or (state is not None and state.email is None))
         editable = state is not None and state.email is not None and not is_backup
         for w in (
             self.host,

@@ -20,7 +20,6 @@ from pa_console.console.views.widgets import (
 )
 from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailSecurity, Role
 
-
 BACKUP_NOTE = ("This appliance is a backup: it receives the email settings of its primary with the next sync. "
                "Edit them on the primary.")
 

@@ -52,3 +52,23 @@ def test_no_server_reached_is_said_plainly(console: Console, agents: Callable[..
     assert said.startswith("Not sent. The SMTP server name no-such-host.invalid is not known"), said
     for text in (said,):
         assert "answered" not in text and "Errno" not in text
+
+
+def test_the_test_button_says_it_saves_first(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    from pa_console.console.views.email_pane import EmailPane
+    from pa_console.protocol.models import EmailConfig
+    from tests.ui.fakes import fake_fleet
+    from tests.unit.console.factories import appliance
+
+    lone = appliance("alpha", 1001)
+    lone.set_email(EmailConfig(host="smtp.example.com", port=25, sender="pa@example.com",
+                               recipients=["admin@example.com"]))
+    pane = EmailPane(fake_fleet(tmp_path, lone))
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.set_appliance(lone.id)
+    assert pane.test_button.text().replace("&", "") == "Send test email"
+    pane.port.setValue(587)  # the test would save this on the appliance first: the button says so
+    assert pane.test_button.text().replace("&", "") == "Save and send test email"
+    pane.port.setValue(25)
+    assert pane.test_button.text().replace("&", "") == "Send test email"

@@ -90,7 +90,20 @@ class EmailPane(QWidget):
         layout.addStretch(1)
         self.save_button.clicked.connect(self.save)
         self.test_button.clicked.connect(self.send_test)
+        # The test mail goes out with what is on screen, saved first: the button says so while the form differs.
+        for edit in (self.host, self.username, self.password, self.sender_edit, self.recipients, self.ca_file):
+            edit.textChanged.connect(self._name_test_button)
+        self.port.valueChanged.connect(self._name_test_button)
+        self.security.currentIndexChanged.connect(self._name_test_button)
         self.set_appliance(None)
+
+    def _name_test_button(self, *_: object) -> None:
+        if self._dirty():
+            self.test_button.setText("Save and send &test email")
+            self.test_button.setToolTip("The settings on screen are saved on the appliance first, then tried.")
+        else:
+            self.test_button.setText("Send &test email")
+            self.test_button.setToolTip("")
 
     def set_appliance(self, appliance_id: str | None) -> None:
         self._subs.clear()
@@ -151,6 +164,7 @@ class EmailPane(QWidget):
                                         else "/etc/pa-agent/smtp-ca.pem (optional)")
         text = config.verification
         self.verification.setText(text[:1].upper() + text[1:] + "." if text else "")
+        self._name_test_button()
 
     def update_body(self) -> EmailConfigUpdate:
         """Raises ValidationError with what is wrong (the same rules as the agent)."""

@@ -45,10 +45,12 @@ def test_an_unreachable_primary_offers_no_become_backup(qtbot: Any, aloop: Any, 
     pane, primary, _backup = make_pane(qtbot, tmp_path)
     pane.set_appliance(primary.id)
     assert pane.handover.isVisible() and pane.handover.become_backup.isEnabled()
+    assert pane.break_button.isEnabled()
     primary.set_status(ConnectionStatus.OFFLINE, "Cannot connect to 127.0.0.1:1001.")
     assert not pane.handover.become_backup.isEnabled()
+    assert not pane.break_button.isEnabled() and "other appliance" in pane.break_button.toolTip()
     primary.set_status(ConnectionStatus.ONLINE)
-    assert pane.handover.become_backup.isEnabled()
+    assert pane.handover.become_backup.isEnabled() and pane.break_button.isEnabled()
 
 
 def test_readiness_does_not_vouch_for_the_sync_of_an_unreachable_backup(qtbot: Any, aloop: Any,

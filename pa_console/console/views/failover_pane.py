@@ -11,6 +11,7 @@ from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.formatting import human_bytes
 from pa_console.console.state.picture import build_picture
 from pa_console.console.state.readiness import check_readiness
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.establish_form import EstablishForm
 from pa_console.console.views.handover_box import HandoverBox
@@ -107,8 +108,7 @@ class FailoverPane(QScrollArea):
         break_layout.addWidget(self.break_button)
         break_layout.addWidget(self.break_result)
         break_layout.addWidget(self.break_error)
-        self.break_op = OperationView(self, self.break_error, self.break_result,
-                                      lambda: self.break_button.setEnabled(not self.break_op.busy))
+        self.break_op = OperationView(self, self.break_error, self.break_result, self._render_break)
         self.empty = hint_label("Add an appliance and select it to see its failover state.", "No appliance")
         layout = QVBoxLayout(body)
         for w in (
@@ -135,6 +135,14 @@ class FailoverPane(QScrollArea):
         self.clock.timeout.connect(self._tick)
         self.clock.start()
         self.set_appliance(None)
+
+    def _render_break(self) -> None:
+        # Break is asked of the selected appliance: not while the console cannot reach it (break it from the
+        # other appliance then).
+        answers = self._state is not None and self._state.status == ConnectionStatus.ONLINE
+        self.break_button.setEnabled(answers and not self.break_op.busy)
+        self.break_button.setToolTip("" if answers else "The console cannot reach this appliance now; break the "
+                                     "relationship from the other appliance, or wait until this one answers.")
 
     def _tick(self) -> None:
         state = self._state
@@ -220,6 +228,7 @@ class FailoverPane(QScrollArea):
         if established:
             self.readiness.show_readiness(check_readiness(state, peer))
         self.break_box.setVisible(established)
+        self._render_break()
         self.actions_title.setVisible(any(not w.isHidden() for w in (self.establish_box, self.handover,
                                                                        self.break_box)))
 

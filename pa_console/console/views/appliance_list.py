@@ -38,12 +38,13 @@ class PairRowDelegate(QStyledItemDelegate):
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         if index.data(PAIR_ROLE):
-            state = index.siblingAtColumn(2).data(Qt.ItemDataRole.DisplayRole) or ""
+            status = index.model().index(index.row(), 2, index.parent())
+            state = status.data(Qt.ItemDataRole.DisplayRole) or ""
             # U+2028: item views draw a line separator as a new line (a plain newline is dropped).
             option.text = f"{option.text}\u2028{state}" if state else option.text
             option.features |= QStyleOptionViewItem.ViewItemFeature.WrapText
             option.textElideMode = Qt.TextElideMode.ElideNone
-            icon = index.siblingAtColumn(2).data(Qt.ItemDataRole.DecorationRole)
+            icon = status.data(Qt.ItemDataRole.DecorationRole)
             if icon is not None:
                 option.icon = icon
                 option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration

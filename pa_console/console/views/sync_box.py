@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProg
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
-from pa_console.console.state.formatting import human_bytes, human_duration, local_time
+from pa_console.console.state.formatting import human_bytes, human_duration, human_run_time, local_time
 from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import OperationView, button, error_label, set_role
@@ -110,7 +110,7 @@ class SyncBox(QGroupBox):
             check = {True: "digests equal", False: "DIGESTS DIFFER", None: "not checked"}[report.digest_ok]
             self.last_status.setText(
                 f"OK: {report.rows_moved:,} rows, {human_bytes(report.bytes_moved)} in "
-                f"{human_duration(report.duration_s)}; {check}"
+                f"{human_run_time(report.duration_s)}; {check}"
             )
             set_role(self.last_status, "error" if report.digest_ok is False else "hint")
         else:

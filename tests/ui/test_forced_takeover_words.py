@@ -54,3 +54,21 @@ def test_forced_takeover_after_a_complete_sync_does_not_warn_of_no_copy(
     said = pane.handover.result.text()
     assert "never completed a sync" not in said and "WARNING" not in said, said
     assert "It was a complete, verified copy of alpha's site data" in said, said
+
+
+def test_a_demotion_is_told_without_jargon_alone(qtbot: Any, aloop: Any, tmp_path: Path) -> None:
+    """'It found beta primary at a higher epoch' meant nothing to a new administrator: say what happened."""
+    from pa_console.console.views.main_window import MainWindow
+    from pa_console.protocol.events import Demoted
+    from tests.ui.fakes import fake_fleet
+    from tests.unit.console.factories import event, pair
+
+    primary, backup = pair()
+    fleet = fake_fleet(tmp_path, primary, backup)
+    window = MainWindow(fleet)
+    qtbot.addWidget(window)
+    primary.apply_event(event(Demoted(peer="beta", epoch=4, peer_epoch=3)))
+    fleet.banners.refresh()
+    qtbot.waitUntil(lambda: any("demoted itself" in t for t in window.banner.texts()))
+    said = next(t for t in window.banner.texts() if "demoted itself" in t)
+    assert "beta had been made primary while it was away" in said, said

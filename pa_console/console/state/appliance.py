@@ -266,7 +266,8 @@ class ApplianceState:
             case Demoted() as body:
                 self._apply_role(Role.BACKUP, body.epoch)
                 self.news = RoleNews(f"demoted/{body.epoch}", f"{self.name} demoted itself to backup",
-                                     f"It found {body.peer or 'its peer'} primary at a higher epoch.", serious=True)
+                                     f"It found that {body.peer or 'its peer'} had been made primary while it was away "
+                                     "(a newer epoch), and stepped down.", serious=True)
             case TakeoverBlocked() as body:
                 self.blocked_reason = (body.reason or "the backup says it cannot take over") if body.blocked else None
                 self.changed.emit("countdown")

@@ -6,6 +6,8 @@ texts with or without a full stop; the administrator reads these in the console 
 
 from __future__ import annotations
 
+import errno
+import socket
 import ssl
 
 import aiosmtplib
@@ -65,9 +67,34 @@ def describe_failure(exc: BaseException, where: str) -> str:
     if isinstance(exc, ssl.SSLError):
         return f"The TLS connection to the SMTP server {where} failed ({clean(exc.reason or str(exc))}); check the " \
                "security setting (starttls for port 587 or 25, tls for port 465)."
+    unreached = _no_server(exc, where)
+    if unreached is not None:
+        return unreached
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return f"The SMTP server {where} closed the connection before the message was sent; check the port and " \
+               "the security setting (tls for port 465, starttls for 587 or 25)."
+    if "AUTH extension is not supported" in str(exc):
+        return f"The SMTP server {where} offers no login (AUTH) on this connection; leave the user name empty, or " \
+               "choose starttls or tls if the server allows login only over an encrypted connection."
     detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else getattr(exc, "message", "") or str(exc)
     return f"Cannot send through the SMTP server {where}: {clean(detail) or type(exc).__name__}. Check the server, " \
            "port and security settings."
+
+
+def _no_server(exc: BaseException, where: str) -> str | None:
+    """No SMTP server was reached at all (name unknown, nothing listening, no route): say so, never "[Errno -2]"."""
+    host = where.rsplit(":", 1)[0]
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return f"The SMTP server name {host} is not known (DNS lookup failed); check the server name."
+        if isinstance(seen, ConnectionRefusedError):
+            return f"No SMTP server accepts connections at {where}; check the server and the port (usually 25, " \
+                   "465 or 587)."
+        if isinstance(seen, OSError) and seen.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"This appliance has no route to the SMTP server {where}; check the address and the network."
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def describe_partial(refused: dict[str, aiosmtplib.SMTPResponse], where: str) -> str:

@@ -344,8 +344,11 @@ def _tick(state: WatchState, now: float, config: WatchConfig) -> tuple[WatchStat
         whole = math.ceil(left)
         if whole != state.announced_s:
             state = replace(state, announced_s=whole)
+            # The same obstacle as primary_lost names (method, copy or witness): a countdown that will end in no
+            # takeover must say why, or the console can only say "the backup says it will not".
             effects.append(Publish(Countdown(failover_in_s=whole, auto_failover=config.auto_failover,
-                                             action=_action(config), takeover_blocked=config.takeover_blocker)))
+                                             action=_action(config),
+                                             takeover_blocked=config.obstacle if config.auto_failover else None)))
         for point in mail_points(config.primary_timeout_s):
             key = f"left:{point:g}"
             if left <= point and key not in state.mails:

@@ -101,10 +101,13 @@ async def _stepped_down_anyway(client: PeerClient) -> int | None:
     return int(answer.get("epoch", 0)) if answer.get("role") == Role.BACKUP.value else None
 
 
-def site_holds(service: FailoverService) -> str:
-    """What the site serves once this appliance is primary, in a sentence (said by a forced takeover)."""
+def site_holds(service: FailoverService, copy_state: tuple[bool, str]) -> str:
+    """What the site serves once this appliance is primary, in a sentence (said by a forced takeover).
+
+    `copy_state` is the backup's copy as read *before* the promotion: a promoted appliance forgets its sync position
+    (its store takes writes of its own from then on), so read after it, every copy looked like "never synced"."""
     runtime = service.runtime
-    complete, copy = runtime.copy_state()
+    complete, copy = copy_state
     digest = runtime.site.digest()
     holds = (f"The site now holds this appliance's copy: {digest.sessions} sessions, {digest.recordings} "
              f"recordings, {digest.users} users.")
@@ -116,9 +119,10 @@ def site_holds(service: FailoverService) -> str:
 async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
+        copy_state = await asyncio.to_thread(runtime.copy_state)  # what this backup held, before it is primary
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
                                      service.monitor.peer_epoch + 1, how="forced")
-    holds = await asyncio.to_thread(site_holds, service)
+    holds = await asyncio.to_thread(site_holds, service, copy_state)
     return RoleResult(role=Role.PRIMARY, epoch=epoch,
                       detail=f"{runtime.name} took over alone as primary; {peer} was unreachable. {holds} If {peer} "
                              "returns as primary, it will fence itself and keep aside what it wrote that this "

@@ -120,6 +120,21 @@ def map_exception(exc: BaseException, where: str) -> AgentError:
         return exc
     if isinstance(exc, httpx.HTTPStatusError):
         return error_from_response(exc.response)
+    # A timeout first: an agent that hangs (stopped, overloaded) accepts the connection and never answers the TLS
+    # handshake, so the timeout carries an SSLWantReadError as its cause; that is no certificate problem.
+    if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.ConnectTimeout) and _ssl_cause(exc) is None:
+            # Not even a TCP connection in time: a host that is down, or a firewall that drops the packets.
+            return AgentError(
+                ErrorCategory.CONNECTION,
+                f"{where} did not accept a connection in time; check that the appliance is up and that the network "
+                "lets this computer reach it.",
+            )
+        return AgentError(
+            ErrorCategory.CONNECTION,
+            f"{where} accepts connections but did not answer in time; the agent may be hung or overloaded: "
+            "check it on the appliance (pa-agent status, its log).",
+        )
     ssl_error = _ssl_cause(exc)
     if ssl_error is not None:
         if isinstance(ssl_error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(ssl_error):
@@ -128,11 +143,14 @@ def map_exception(exc: BaseException, where: str) -> AgentError:
                 f"The certificate of {where} is not the one you trusted; if the appliance was reinstalled, "
                 "remove it and add it again, otherwise someone may be intercepting the connection.",
             )
+        # Not about the certificate (a connection cut during the handshake, plain HTTP on the port, no common
+        # protocol version): a connection problem, said without the ssl module's file and line numbers.
+        reason = str(ssl_error.reason or "").replace("_", " ").lower() or "the connection was cut"
         return AgentError(
-            ErrorCategory.TLS, f"The TLS handshake with {where} failed ({ssl_error.reason or ssl_error})."
+            ErrorCategory.CONNECTION,
+            f"The secure connection to {where} failed during the TLS handshake ({reason}); check that pa-agent "
+            "serves HTTPS at this address and port.",
         )
-    if isinstance(exc, httpx.TimeoutException):
-        return AgentError(ErrorCategory.CONNECTION, f"{where} did not answer in time; is the agent running?")
     if isinstance(exc, httpx.ConnectError):
         return AgentError(
             ErrorCategory.CONNECTION,

@@ -115,7 +115,9 @@ class ApplianceMonitor:
             state.set_key_fingerprint((await self.client.key_fingerprint()).fingerprint)
         if "relationship" in parts:
             state.set_relationship(await self.client.relationship())
-        if "email" in parts and state.role != Role.BACKUP:
+        # A backup's email settings are not read (it receives them by sync); once it is primary (a takeover, a
+        # swap) they are: the Email pane of a new primary stayed greyed out, unexplained, for good.
+        if state.role != Role.BACKUP and ("email" in parts or state.email is None):
             state.set_email(await self.client.email())
         if (state.role, state.health.peer if state.health else None) != before:
             self._on_peer_change()

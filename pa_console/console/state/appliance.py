@@ -48,8 +48,9 @@ from pa_console.protocol.models import (
 REFRESH_ON: dict[str, frozenset[str]] = {
     EventType.RELATIONSHIP_ESTABLISHED: frozenset({"health", "relationship", "settings"}),
     EventType.RELATIONSHIP_BROKEN: frozenset({"health", "relationship"}),
-    EventType.ROLE_CHANGED: frozenset({"health", "relationship"}),
-    EventType.TAKEOVER: frozenset({"health"}),
+    # A new primary's email settings are what it received by sync: read them again (a backup's are not read).
+    EventType.ROLE_CHANGED: frozenset({"health", "relationship", "email"}),
+    EventType.TAKEOVER: frozenset({"health", "email"}),
     EventType.DEMOTED: frozenset({"health"}),
     EventType.SETTINGS_CHANGED: frozenset({"settings", "health"}),
     EventType.EMAIL_CHANGED: frozenset({"email"}),
@@ -265,7 +266,8 @@ class ApplianceState:
             case Demoted() as body:
                 self._apply_role(Role.BACKUP, body.epoch)
                 self.news = RoleNews(f"demoted/{body.epoch}", f"{self.name} demoted itself to backup",
-                                     f"It found {body.peer or 'its peer'} primary at a higher epoch.", serious=True)
+                                     f"It found that {body.peer or 'its peer'} had been made primary while it was away "
+                                     "(a newer epoch), and stepped down.", serious=True)
             case TakeoverBlocked() as body:
                 self.blocked_reason = (body.reason or "the backup says it cannot take over") if body.blocked else None
                 self.changed.emit("countdown")

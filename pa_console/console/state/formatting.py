@@ -28,6 +28,13 @@ def human_duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
+def human_run_time(seconds: float | None) -> str:
+    """How long a finished piece of work took: "under 1 s" rather than "0 s" for a sync that moved 95 MiB."""
+    if seconds is not None and 0 <= seconds < 0.5:
+        return "under 1 s"
+    return human_duration(seconds)
+
+
 def human_age(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "never"

@@ -196,8 +196,8 @@ class Notifier:
                         NoticeKind.DEMOTED,
                         appliance,
                         f"{appliance} demoted itself to backup",
-                        f"It returned as primary, found {demoted.peer or 'its peer'} primary at a higher epoch and "
-                        "became the backup."
+                        f"It returned as primary, found that {demoted.peer or 'its peer'} had been made primary while "
+                        "it was away (a newer epoch), and became the backup."
                         + (f" Data written on it after the split was kept aside at {demoted.kept}."
                            if demoted.kept else ""),
                         Urgency.WARNING,

@@ -52,7 +52,10 @@ def auto_failover(backup: ApplianceState, settings: FailoverSettings | None = No
         if outlook.takes_over:
             return AutoFailoverState(AutoFailover.ON)
         if outlook.auto_failover:
-            return AutoFailoverState(AutoFailover.BLOCKED, outlook.takeover_blocked or "the backup says it will not")
+            # An event without the reason (older agents): the health's reason, read at every poll, before a shrug.
+            why = (outlook.takeover_blocked or health_field(backup, "auto_takeover_blocked") or backup.blocked_reason
+                   or "the backup says it will not")
+            return AutoFailoverState(AutoFailover.BLOCKED, str(why))
         return AutoFailoverState(AutoFailover.OFF)
     if backup.health is None and backup.settings is None and settings is None:
         return AutoFailoverState(AutoFailover.UNKNOWN)

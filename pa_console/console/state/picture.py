@@ -89,7 +89,7 @@ def build_picture(
         reason = watcher.last_report.error if watcher.last_report is not None else None
         return RelationshipPicture(left, right, LinkState.BROKEN, f"Last sync failed: {reason or 'see the timeline'}")
     if watcher.status != ConnectionStatus.ONLINE:
-        return RelationshipPicture(left, right, LinkState.UNKNOWN, f"{watcher.name} is {watcher.status.label.lower()}")
+        return RelationshipPicture(left, right, LinkState.UNKNOWN, f"{watcher.name} {watcher.status.phrase}")
     if health.last_sync_at is None:
         return RelationshipPicture(left, right, LinkState.BEHIND, "Not synchronised yet")
     last = health.last_sync_at if health.last_sync_at.tzinfo else health.last_sync_at.replace(tzinfo=UTC)

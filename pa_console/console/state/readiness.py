@@ -63,6 +63,11 @@ def _last_sync(backup: ApplianceState | None, now: datetime) -> ReadinessItem:
     title = "Last sync recent and good"
     if backup is None or backup.health is None:
         return ReadinessItem("sync", title, None, "The backup is not known yet.")
+    # The last sync an unreachable backup told of may be one it ran in another role (before a takeover): not
+    # ground for "recent and good" now.
+    offline = _offline(backup, "sync", title)
+    if offline is not None:
+        return offline
     health = backup.health
     if health.last_sync_status == SyncStatus.FAILED:
         reason = backup.last_report.error if backup.last_report is not None else None
@@ -180,7 +185,7 @@ def _peer_reachable(primary: ApplianceState, backup: ApplianceState | None) -> R
 def _offline(backup: ApplianceState, key: str, title: str) -> ReadinessItem | None:
     """What an appliance said before the console lost it is no ground for a green item."""
     if backup.status != ConnectionStatus.ONLINE and backup.health is not None:
-        return ReadinessItem(key, title, None, f"{backup.name} is {backup.status.label.lower()}: not known now.")
+        return ReadinessItem(key, title, None, f"{backup.name} {backup.status.phrase}: not known now.")
     return None
 
 

@@ -22,6 +22,17 @@ class ConnectionStatus(StrEnum):
             "auth_problem": "Token refused",
         }[self.value]
 
+    @property
+    def phrase(self) -> str:
+        """The status after an appliance's name in a sentence ("appliance-b has a certificate problem")."""
+        return {
+            "connecting": "is being connected to",
+            "online": "is online",
+            "offline": "is offline",
+            "tls_problem": "has a certificate problem",
+            "auth_problem": "refuses the console's token",
+        }[self.value]
+
 
 class LinkState(StrEnum):
     NONE = "none"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pa_console.console.state.formatting import human_bytes, human_duration
+from pa_console.console.state.formatting import human_bytes, human_duration, human_run_time
 from pa_console.console.state.notifier import outlook_sentence
 from pa_console.console.state.observable import Signal
 from pa_console.protocol.events import (
@@ -72,7 +72,7 @@ def summarize(event: Event) -> str:
         case SyncFinished() as done:
             return (
                 f"Sync finished: {done.rows_moved} rows, {human_bytes(float(done.bytes_moved))} "
-                f"in {human_duration(done.duration_s)}" + ("" if done.digest_ok is not False else " · DIGESTS DIFFER")
+                f"in {human_run_time(done.duration_s)}" + ("" if done.digest_ok is not False else " · DIGESTS DIFFER")
             )
         case SyncFailed() as failed:
             return f"Sync failed: {failed.error or 'no reason given'}"

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
@@ -12,6 +21,48 @@ from pa_console.console.views.theme import ICON_OF_LINK, ICON_OF_STATUS, status_
 from pa_console.console.views.widgets import Subscriptions
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+PAIR_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class PairRowDelegate(QStyledItemDelegate):
+    """A pair's row spans the list's width and reads "title" over its state, wrapped, never cut: the overview's most
+    important words ("Primary lost · manual failover needed (automatic failover is off)") read "Primary .." in a
+    narrow status column. Appliance rows are drawn as usual."""
+
+    def __init__(self, view: QTreeWidget) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        if index.data(PAIR_ROLE):
+            status = index.model().index(index.row(), 2, index.parent())
+            state = status.data(Qt.ItemDataRole.DisplayRole) or ""
+            # U+2028: item views draw a line separator as a new line (a plain newline is dropped).
+            option.text = f"{option.text}\u2028{state}" if state else option.text
+            option.features |= QStyleOptionViewItem.ViewItemFeature.WrapText
+            option.textElideMode = Qt.TextElideMode.ElideNone
+            icon = status.data(Qt.ItemDataRole.DecorationRole)
+            if icon is not None:
+                option.icon = icon
+                option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        base = super().sizeHint(option, index)
+        if not index.data(PAIR_ROLE):
+            return base
+        indent = self._view.indentation()
+        width = max(50, self._view.viewport().width() - indent)
+        wrapped = QStyleOptionViewItem(option)
+        self.initStyleOption(wrapped, index)
+        wrapped.rect = QRect(0, 0, width, 10_000)
+        text_rect = self._view.style().subElementRect(QStyle.SubElement.SE_ItemViewItemText, wrapped, self._view)
+        needed = wrapped.fontMetrics.boundingRect(QRect(0, 0, max(1, text_rect.width() - 8), 10_000),
+                                                  int(Qt.TextFlag.TextWordWrap), wrapped.text).height()
+        # No width of its own: the name column sizes to the appliances' names, the pair row spans them all.
+        return QSize(0, max(base.height(), needed + 6))
 
 
 class ApplianceListView(QTreeWidget):
@@ -28,7 +79,7 @@ class ApplianceListView(QTreeWidget):
         self.setHeaderLabels(["Appliance", "Role", "Status"])
         self.setAccessibleName("Appliances")
         self.setRootIsDecorated(True)
-        self.setUniformRowHeights(True)
+        self.setUniformRowHeights(False)  # a pair's state may take more lines (wrapped, never cut)
         # Columns that fit: the name takes the room left, role and status their contents (no "Rol", "Onlin").
         # The name and role as wide as they are; the status takes the rest and is elided (whole in its tooltip),
         # so no permanent scroll bar and no "Rol", "Onlin".
@@ -38,6 +89,7 @@ class ApplianceListView(QTreeWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setItemDelegateForColumn(0, PairRowDelegate(self))
         # Room for "appliance-a ⇄ appliance-b", "primary (last known)" and a short status side by side.
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("x") * 60)
         self.itemSelectionChanged.connect(self._on_selection)
@@ -48,6 +100,11 @@ class ApplianceListView(QTreeWidget):
         self.clock.timeout.connect(self._tick)
         self.clock.start()
         self.rebuild()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.scheduleDelayedItemsLayout()  # a pair row's wrapped height follows the list's width
 
     def _tick(self) -> None:
         for _item, primary, backup in set(self._pairs.values()):
@@ -69,6 +126,8 @@ class ApplianceListView(QTreeWidget):
                 primary, backup = group.members
                 pair_item = QTreeWidgetItem(self, [group.title, "pair", ""])
                 pair_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                pair_item.setData(0, PAIR_ROLE, True)
+                pair_item.setFirstColumnSpanned(True)
                 self._pairs[primary.id] = self._pairs[backup.id] = (pair_item, primary, backup)
                 self._fill_pair(primary.id)
                 parent = pair_item

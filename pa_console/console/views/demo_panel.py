@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -50,6 +52,10 @@ class DemoPanel(QDockWidget):
         layout.addWidget(QLabel("Mail received by the local SMTP server:"))
         self.mail_list = QListWidget()
         self.mail_list.setAccessibleName("Mails received")
+        # A subject longer than the panel is elided (whole in its tooltip and below when picked): no sideways
+        # scroll bar under a list of one-line subjects.
+        self.mail_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.mail_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.mail_list.currentRowChanged.connect(self._show_mail)
         layout.addWidget(self.mail_list, 1)
         self.mail_body = QPlainTextEdit()
@@ -65,7 +71,9 @@ class DemoPanel(QDockWidget):
         if what == "mail":
             mails = self.controller.mails
             for mail in mails[self.mail_list.count() :]:
-                self.mail_list.addItem(f"{mail.received_at:%H:%M:%S}  {mail.subject}")
+                item = QListWidgetItem(f"{mail.received_at:%H:%M:%S}  {mail.subject}")
+                item.setToolTip(mail.subject)
+                self.mail_list.addItem(item)
         elif what == "site":
             holder = self.controller.site_holder or "nobody (no appliance answers)"
             self.site.setText(f"Shared address {self.controller.shared_site} is served by: {holder}")

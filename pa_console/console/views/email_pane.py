@@ -20,6 +20,9 @@ from pa_console.console.views.widgets import (
 )
 from pa_console.protocol.models import EmailConfig, EmailConfigUpdate, EmailSecurity, Role
 
+BACKUP_NOTE = ("This appliance is a backup: it receives the email settings of its primary with the next sync. "
+               "Edit them on the primary.")
+
 
 class EmailPane(QWidget):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
@@ -55,11 +58,7 @@ class EmailPane(QWidget):
         self.answer.setAccessibleName("SMTP server answer")
         self.answer.setWordWrap(True)
         self.answer.setVisible(False)
-        self.backup_note = hint_label(
-            "This appliance is a backup: it receives the email settings of its primary with the next sync. "
-            "Edit them on the primary.",
-            "Backup note",
-        )
+        self.backup_note = hint_label(BACKUP_NOTE, "Backup note")
         form = QFormLayout()
         form.addRow("SMTP &server:", self.host)
         form.addRow("&Port:", self.port)
@@ -91,7 +90,20 @@ class EmailPane(QWidget):
         layout.addStretch(1)
         self.save_button.clicked.connect(self.save)
         self.test_button.clicked.connect(self.send_test)
+        # The test mail goes out with what is on screen, saved first: the button says so while the form differs.
+        for edit in (self.host, self.username, self.password, self.sender_edit, self.recipients, self.ca_file):
+            edit.textChanged.connect(self._name_test_button)
+        self.port.valueChanged.connect(self._name_test_button)
+        self.security.currentIndexChanged.connect(self._name_test_button)
         self.set_appliance(None)
+
+    def _name_test_button(self, *_: object) -> None:
+        if self._dirty():
+            self.test_button.setText("Save and send &test email")
+            self.test_button.setToolTip("The settings on screen are saved on the appliance first, then tried.")
+        else:
+            self.test_button.setText("Send &test email")
+            self.test_button.setToolTip("")
 
     def set_appliance(self, appliance_id: str | None) -> None:
         self._subs.clear()
@@ -110,7 +122,11 @@ class EmailPane(QWidget):
     def refresh_view(self) -> None:
         state = self._state
         is_backup = state is not None and state.role == Role.BACKUP
-        self.backup_note.setVisible(is_backup)
+        if is_backup:
+            self.backup_note.setText(BACKUP_NOTE)
+        elif state is not None and state.email is None:  # never a greyed-out form without a word
+            self.backup_note.setText(f"Reading the email settings of {state.name}…")
+        self.backup_note.setVisible(is_backup or (state is not None and state.email is None))
         editable = state is not None and state.email is not None and not is_backup
         for w in (
             self.host,
@@ -148,6 +164,7 @@ class EmailPane(QWidget):
                                         else "/etc/pa-agent/smtp-ca.pem (optional)")
         text = config.verification
         self.verification.setText(text[:1].upper() + text[1:] + "." if text else "")
+        self._name_test_button()
 
     def update_body(self) -> EmailConfigUpdate:
         """Raises ValidationError with what is wrong (the same rules as the agent)."""
@@ -197,13 +214,16 @@ class EmailPane(QWidget):
         state = self._state
         if state is None or self._busy:
             return
+        # The previous answer was about the previous settings: never leave it up while these are saved and tried.
+        self.answer.setText("Sending…")
+        set_role(self.answer, "hint")
+        self.answer.setVisible(True)
         # Test what is on screen: save first when the form differs from what the appliance has.
         if self._dirty() and not await self._save():
+            self.answer.setVisible(False)
             return
         self._busy = True
         self.refresh_view()
-        self.answer.setText("Sending…")
-        self.answer.setVisible(True)
         commands = self._fleet.commands(state.id)
         try:
             result = await commands.send_test_email()
@@ -214,9 +234,13 @@ class EmailPane(QWidget):
             self.answer.setText(commands.email.error or "The test mail could not be sent.")
             set_role(self.answer, "error")
             return
-        code = f" ({result.code})" if result.code is not None else ""
-        verdict = "Sent" if result.ok else "Not sent"
-        self.answer.setText(f"{verdict}. The SMTP server answered{code}: {result.message}")
+        if result.ok:
+            code = f" ({result.code})" if result.code is not None else ""
+            self.answer.setText(f"Sent. The SMTP server answered{code}: {result.message}")
+        else:
+            # A failure is the agent's own sentence: often no SMTP server answered at all (name unknown, nothing
+            # listening), so "the server answered" would not be true.
+            self.answer.setText(f"Not sent. {result.message}")
         set_role(self.answer, "hint" if result.ok else "error")
 
     def _dirty(self) -> bool:

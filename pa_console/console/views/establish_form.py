@@ -22,6 +22,7 @@ from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
+    Subscriptions,
     button,
     error_label,
     hint_label,
@@ -136,7 +137,24 @@ class EstablishForm(QWidget):
             box.valueChanged.connect(self.revalidate)
         self.pick.activated.connect(self._picked)
         self.establish_button.clicked.connect(self.establish)
+        # The picker follows every appliance of the console: after a break, the other one becomes standalone (a
+        # candidate) a poll later than this one; without this the form kept offering "by hand" only.
+        self._candidate_subs = Subscriptions(self)
+        self._fleet_subs = Subscriptions(self)
+        self._fleet_subs.add(fleet.changed, self._watch_candidates)
+        self._watch_candidates(None)
         self.revalidate()
+
+    def _watch_candidates(self, _: None) -> None:
+        self._candidate_subs.clear()
+        for state in self._fleet.states.values():
+            self._candidate_subs.add(state.changed, self._candidate_changed)
+        self._candidate_changed("health")
+
+    def _candidate_changed(self, what: str) -> None:
+        if what in ("health", "status", "key") and self._primary is not None and shiboken6.isValid(self):
+            self._fill_pick()
+            self.revalidate()
 
     def set_primary(self, primary: ApplianceState | None) -> None:
         changed = primary is not self._primary
@@ -203,12 +221,18 @@ class EstablishForm(QWidget):
         ok = self.backup.validate() & self.reverse.validate()
         self._follow_typed()
         backup = self.backup_state()
+        # Nothing typed yet while the console knows possible backups: say to choose one, not to add one.
+        choose = backup is None and not self.backup.host.text().strip() and bool(self.candidates())
         self.auto_failover.setEnabled(backup is not None)
-        self.auto_hint.setText(
-            f"Off, a lost primary waits for an administrator; on, {backup.name} takes over once the primary has been "
-            "lost for its timeout. You can change it later in the backup's failover settings." if backup is not None
-            else "Add the backup appliance to the console to set this now; otherwise set it later in its settings."
-        )
+        if backup is not None:
+            self.auto_hint.setText(
+                f"Off, a lost primary waits for an administrator; on, {backup.name} takes over once the primary has "
+                "been lost for its timeout. You can change it later in the backup's failover settings.")
+        elif choose:
+            self.auto_hint.setText("Choose the backup appliance above to set this now.")
+        else:
+            self.auto_hint.setText(
+                "Add the backup appliance to the console to set this now; otherwise set it later in its settings.")
         keys = self.key_status()
         if keys is True:
             self.key_check.setText("✔ The Inter-Appliance keys of both appliances match.")
@@ -219,7 +243,7 @@ class EstablishForm(QWidget):
             )
             set_role(self.key_check, "error")
         elif backup is not None and backup.status != ConnectionStatus.ONLINE:
-            self.key_check.setText(f"{backup.name} is {backup.status.label.lower()}: its key cannot be compared now.")
+            self.key_check.setText(f"{backup.name} {backup.status.phrase}: its key cannot be compared now.")
             set_role(self.key_check, "hint")
         elif backup is not None:
             self.key_check.setText(f"Reading the Inter-Appliance key of {backup.name} to compare it…")
@@ -227,6 +251,12 @@ class EstablishForm(QWidget):
             if backup.id not in self._key_asked:
                 self._key_asked.add(backup.id)
                 self._fetch_key(backup)
+        elif choose:
+            self.key_check.setText(
+                "Choose the backup appliance above (or type its address); the console then compares the "
+                "Inter-Appliance keys before you establish."
+            )
+            set_role(self.key_check, "hint")
         else:
             self.key_check.setText(
                 "The console cannot compare the keys: add the backup appliance to the console to check them first."

@@ -4,13 +4,14 @@ actions (establish, hand over, break), then the settings in their own section.""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.formatting import human_bytes
 from pa_console.console.state.picture import build_picture
 from pa_console.console.state.readiness import check_readiness
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.establish_form import EstablishForm
 from pa_console.console.views.handover_box import HandoverBox
@@ -42,6 +43,34 @@ def section_title(text: str) -> QLabel:
     return label
 
 
+class FormDeck(QWidget):
+    """One settings form shown at a time, the deck as tall as that one. (A QStackedWidget is as tall as its tallest
+    page: a primary's short form showed in the height of a backup's longer one, with a gap above and below.)"""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._current: QWidget | None = None
+
+    def addWidget(self, widget: QWidget) -> None:
+        self._layout.addWidget(widget)
+        widget.setVisible(self._current is None)
+        if self._current is None:
+            self._current = widget
+
+    def setCurrentWidget(self, widget: QWidget) -> None:
+        if widget is self._current:
+            return
+        if self._current is not None:
+            self._current.hide()
+        self._current = widget
+        widget.show()
+
+    def currentWidget(self) -> QWidget | None:
+        return self._current
+
+
 class FailoverPane(QScrollArea):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None, *, confirm: Confirmer | None = None) -> None:
         super().__init__(parent)
@@ -62,7 +91,7 @@ class FailoverPane(QScrollArea):
         self.handover = HandoverBox(fleet, confirm=self._confirm)
         # One settings form per appliance, so that switching appliance keeps an edit in progress.
         self._forms: dict[str, SettingsForm] = {}
-        self.settings_stack = QStackedWidget()
+        self.settings_stack = FormDeck()
         self._blank_settings = SettingsForm(fleet, confirm=self._confirm)
         self.settings_stack.addWidget(self._blank_settings)
         self.status_title = section_title("Status")
@@ -79,8 +108,7 @@ class FailoverPane(QScrollArea):
         break_layout.addWidget(self.break_button)
         break_layout.addWidget(self.break_result)
         break_layout.addWidget(self.break_error)
-        self.break_op = OperationView(self, self.break_error, self.break_result,
-                                      lambda: self.break_button.setEnabled(not self.break_op.busy))
+        self.break_op = OperationView(self, self.break_error, self.break_result, self._render_break)
         self.empty = hint_label("Add an appliance and select it to see its failover state.", "No appliance")
         layout = QVBoxLayout(body)
         for w in (
@@ -108,6 +136,14 @@ class FailoverPane(QScrollArea):
         self.clock.start()
         self.set_appliance(None)
 
+    def _render_break(self) -> None:
+        # Break is asked of the selected appliance: not while the console cannot reach it (break it from the
+        # other appliance then).
+        answers = self._state is not None and self._state.status == ConnectionStatus.ONLINE
+        self.break_button.setEnabled(answers and not self.break_op.busy)
+        self.break_button.setToolTip("" if answers else "The console cannot reach this appliance now; break the "
+                                     "relationship from the other appliance, or wait until this one answers.")
+
     def _tick(self) -> None:
         state = self._state
         if state is not None and any(s is not None and s.countdown_deadline is not None for s in (state, self._peer)):
@@ -129,6 +165,9 @@ class FailoverPane(QScrollArea):
             form = self._forms[state.id] = SettingsForm(self._fleet, confirm=self._confirm)
             self.settings_stack.addWidget(form)
         return form
+
+    def _show_settings_form(self, form: SettingsForm) -> None:
+        self.settings_stack.setCurrentWidget(form)
 
     def unapplied_settings(self) -> list[str]:
         """Names of the appliances whose settings form holds changes not applied (asked about at quit)."""
@@ -163,7 +202,7 @@ class FailoverPane(QScrollArea):
                   self.status_title, self.settings_title):
             w.setVisible(has)
         if state is None:
-            self.settings_stack.setCurrentWidget(self._blank_settings)
+            self._show_settings_form(self._blank_settings)
             self.actions_title.hide()
             self.establish_box.hide()
             self.takeover.hide()
@@ -182,13 +221,14 @@ class FailoverPane(QScrollArea):
         self.takeover.show_state(state)
         self.handover.show_state(state)
         form = self._form_for(state)
-        self.settings_stack.setCurrentWidget(form)
+        self._show_settings_form(form)
         form.show_state(state)
 
         self.readiness_box.setVisible(established)
         if established:
             self.readiness.show_readiness(check_readiness(state, peer))
         self.break_box.setVisible(established)
+        self._render_break()
         self.actions_title.setVisible(any(not w.isHidden() for w in (self.establish_box, self.handover,
                                                                        self.break_box)))
 

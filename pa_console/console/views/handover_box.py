@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QGroupBox, QVBoxLayout, QWidget
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.readiness import check_readiness
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.readiness_view import readiness_text
 from pa_console.console.views.widgets import (
@@ -31,7 +32,7 @@ class HandoverBox(QGroupBox):
         self.become_backup = button("Become &Backup", "Become backup", "danger")
         self.result = hint_label("", "Hand-over result")
         self.error = error_label("Hand-over error")
-        self.op = OperationView(self, self.error, self.result, lambda: self.become_backup.setEnabled(not self.op.busy))
+        self.op = OperationView(self, self.error, self.result, self._update_button)
         layout = QVBoxLayout(self)
         layout.addWidget(
             hint_label(
@@ -50,7 +51,13 @@ class HandoverBox(QGroupBox):
         self.op.bind(self._fleet.commands(state.id).role)
         related = state.health is not None and state.health.relationship_established
         self.setVisible(related and state.role == Role.PRIMARY)
-        self.become_backup.setEnabled(not self.op.busy)
+        self._update_button()
+
+    def _update_button(self) -> None:
+        # An appliance the console cannot reach cannot be asked to step down: no button that only fails.
+        answers = self._state is not None and self._state.status == ConnectionStatus.ONLINE
+        self.become_backup.setEnabled(answers and not self.op.busy)
+        self.become_backup.setToolTip("" if answers else "The console cannot reach this appliance now.")
 
     def what_will_happen(self) -> str:
         state = self._state

@@ -26,6 +26,7 @@ class RelationshipDiagram(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.picture: RelationshipPicture | None = None
+        self.drawn_label = ""  # the link's words as last painted (whole, or elided when even wrapped they overflow)
         self.setAccessibleName("Relationship diagram")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.fontMetrics().height() * 7)
@@ -80,13 +81,19 @@ class RelationshipDiagram(QWidget):
                     QPointF(tip.x() + direction * size, y + size / 2),
                 ]
             )
-            text_rect = QRectF(left.right(), y - line * 1.6, right.left() - left.right(), line * 1.4)
             painter.setPen(colour)
-            # Elided to the gap: a long label drawn centred ran under both boxes (the whole text is in the banner
-            # and the diagram's accessible description).
-            label = painter.fontMetrics().elidedText(picture.link_label, Qt.TextElideMode.ElideRight,
-                                                     int(text_rect.width()) - 4)
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
+            # Wrapped in the gap above the line (a long label drawn centred ran under both boxes; elided to one
+            # line, "Primary lost · manual failover needed (auto..." lost what matters). Elided only if even the
+            # wrapped text cannot fit; the whole text is also in the banner and the accessible description.
+            text_rect = QRectF(left.right() + 4, 0, right.left() - left.right() - 8, y - line * 0.25)
+            flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom | Qt.TextFlag.TextWordWrap
+            label = picture.link_label
+            needed = painter.fontMetrics().boundingRect(text_rect.toRect(), int(flags), label)
+            if needed.height() > text_rect.height() or needed.width() > text_rect.width():
+                label = painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight,
+                                                         int(text_rect.width()) - 4)
+            self.drawn_label = label
+            painter.drawText(text_rect, int(flags), label)
         else:
             painter.setPen(colour)
             text_rect = QRectF(left.right() + margin, margin, self.width() - left.right() - 2 * margin, box_h)

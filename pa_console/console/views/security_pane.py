@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QL
 from pa_console.console.fingerprints import same_fingerprint, wrapped_fingerprint
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import (
     Confirmer,
@@ -130,7 +131,15 @@ class SecurityPane(QWidget):
         self.this_fp.setText(wrapped_fingerprint(a.key_fingerprint) if a and a.key_fingerprint else "unknown")
         self.other_fp.setText(wrapped_fingerprint(b.key_fingerprint) if b and b.key_fingerprint else "unknown")
         match = self.keys_match()
-        if match is True:
+        gone = next((x for x in (a, b) if x is not None and x.status != ConnectionStatus.ONLINE), None)
+        if gone is not None:
+            # Fingerprints read before the console lost it: said as what they were, not as the present.
+            then = {True: " When last read, the keys matched.", False: " When last read, the keys differed.",
+                    None: ""}[match]
+            self.verdict.setText(f"{gone.name} {gone.status.phrase}: its key cannot be read now.{then}")
+            set_role(self.verdict, "hint")
+            match = None
+        elif match is True:
             self.verdict.setText("✔ MATCH: both appliances hold the same Inter-Appliance key.")
             set_role(self.verdict, "hint")
         elif match is False:
@@ -144,13 +153,15 @@ class SecurityPane(QWidget):
         if a is not None and b is not None and match is not None:
             self._fleet.notifier.keys_compared(f"{a.name} ⇄ {b.name}", match)
         self.op.bind(self._fleet.commands(a.id).keys if a is not None else None)
-        self.apply_button.setEnabled(a is not None and b is not None and not self.op.busy)
+        self._render_button()
         if a is not None and b is not None:
             self.apply_button.setText(f"&Generate a new key on {a.name} and apply it to {b.name}")
 
     def _render_button(self) -> None:
         a, b = self._state, self._other
-        self.apply_button.setEnabled(a is not None and b is not None and not self.op.busy)
+        # Both must answer: a key made on one and not set on the other would leave the pair unable to talk.
+        answer = a is not None and b is not None and all(x.status == ConnectionStatus.ONLINE for x in (a, b))
+        self.apply_button.setEnabled(answer and not self.op.busy)
 
     @async_slot
     async def generate_and_apply(self) -> None:

@@ -242,6 +242,8 @@ class SettingsForm(QGroupBox):
         bad = not self.methods.validate() or bad
         dirty = self.is_dirty()
         self.changed_marker.setVisible(dirty)
+        if dirty:
+            self.save_result.setText("")  # "Applied." beside "Changed, not applied yet" said both at once
         self.setTitle("Failover settings (changed, not applied)" if dirty else "Failover settings")
         busy = self._busy_now()
         self.save_button.setEnabled(not bad and dirty and not busy)

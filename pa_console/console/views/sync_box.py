@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from pa_console.console.services.fleet import Fleet
 from pa_console.console.state.appliance import ApplianceState
-from pa_console.console.state.formatting import human_bytes, human_duration, local_time
+from pa_console.console.state.formatting import human_bytes, human_duration, human_run_time, local_time
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.widgets import OperationView, button, error_label, set_role
 from pa_console.protocol.models import SyncProgress, SyncStatus
@@ -21,7 +24,8 @@ def describe_progress(progress: SyncProgress) -> str:
     if progress.rate_bps:
         parts.append(f"{human_bytes(progress.rate_bps)}/s")
     if progress.eta_s is not None:
-        parts.append(f"{human_duration(progress.eta_s)} left")
+        # Rounded up, never "0 s left" while bytes remain (as the countdown rounds its seconds up).
+        parts.append(f"{human_duration(max(1, math.ceil(progress.eta_s)))} left")
     return " · ".join(parts)
 
 
@@ -91,7 +95,9 @@ class SyncBox(QGroupBox):
             self.progress_text.setText("")
         self.progress_text.setVisible(bool(self.progress_text.text()))
         established = health is not None and health.relationship_established
-        self.sync_button.setEnabled(established and not running and not self.op.busy)
+        # Sync Now is asked of the selected appliance: not while the console cannot reach it (it could only fail).
+        answers = state.status == ConnectionStatus.ONLINE
+        self.sync_button.setEnabled(answers and established and not running and not self.op.busy)
         self.last_sync.setText(local_time(health.last_sync_at) if health else "unknown")
         report = watcher.last_report
         if health is None:
@@ -104,7 +110,7 @@ class SyncBox(QGroupBox):
             check = {True: "digests equal", False: "DIGESTS DIFFER", None: "not checked"}[report.digest_ok]
             self.last_status.setText(
                 f"OK: {report.rows_moved:,} rows, {human_bytes(report.bytes_moved)} in "
-                f"{human_duration(report.duration_s)}; {check}"
+                f"{human_run_time(report.duration_s)}; {check}"
             )
             set_role(self.last_status, "error" if report.digest_ok is False else "hint")
         else:

@@ -10,6 +10,7 @@ from pa_console.console.services.method_checks import has_swing, refresh_method_
 from pa_console.console.state.appliance import ApplianceState
 from pa_console.console.state.outlook import auto_failover, countdown_words, lost_line
 from pa_console.console.state.readiness import check_readiness
+from pa_console.console.state.status import ConnectionStatus
 from pa_console.console.views.asyncslot import async_slot
 from pa_console.console.views.readiness_view import readiness_text
 from pa_console.console.views.widgets import (
@@ -71,8 +72,9 @@ class TakeoverBox(QGroupBox):
         self.op.bind(self._fleet.commands(state.id).role)
         self.setVisible(state.role == Role.BACKUP)
         reachable = state.health is not None and state.health.primary_reachable is not False
-        self.sync_first.setVisible(reachable)
-        self.force.setVisible(not reachable)
+        answers = state.status == ConnectionStatus.ONLINE
+        self.sync_first.setVisible(reachable and answers)
+        self.force.setVisible(not reachable and answers)
         if reachable:
             self.force.setChecked(False)
         self._tick()
@@ -83,11 +85,21 @@ class TakeoverBox(QGroupBox):
         if state is None:
             return
         reachable = state.health is not None and state.health.primary_reachable is not False
-        self.become_primary.setEnabled(not self.op.busy and (reachable or self.force.isChecked()))
+        # A backup the console cannot reach cannot be asked to become primary: no button that only fails.
+        answers = state.status == ConnectionStatus.ONLINE
+        self.become_primary.setEnabled(answers and not self.op.busy and (reachable or self.force.isChecked()))
 
     def _tick(self) -> None:
         state = self._state
         if state is None or state.health is None or state.role != Role.BACKUP:
+            return
+        if state.status != ConnectionStatus.ONLINE:
+            # What it last said of its primary is no longer known to be so: say what is known instead.
+            self.countdown.setText(
+                f"The console cannot reach {state.name} ({state.status_detail.rstrip('.')}). Whether it reaches "
+                "its primary is not known now; it can be made primary once it answers again.")
+            self.big_countdown.hide()
+            set_role(self.countdown, "banner-warning")
             return
         line = lost_line(state)
         left = state.countdown_left()

@@ -160,3 +160,13 @@ def test_reader_resumes_after_last_id() -> None:
     assert asked[:4] == [0, 2, 2, 4]
     assert got[:4] == [1, 2, 3, 4]
     assert [e.message for e in errors] == ["down"]
+
+
+def test_timeouts_say_whether_the_appliance_accepted_the_connection() -> None:
+    dropped = map_exception(httpx.ConnectTimeout("timed out"), "h:1")
+    assert dropped.category == ErrorCategory.CONNECTION and "did not accept a connection in time" in dropped.message
+    hung = httpx.ConnectTimeout("timed out")
+    hung.__context__ = ssl.SSLWantReadError(2, "The operation did not complete (read) (_ssl.c:2580)")
+    said = map_exception(hung, "h:1")  # TCP accepted, the TLS handshake never answered: a hung agent, not a certificate
+    assert said.category == ErrorCategory.CONNECTION and "accepts connections but did not answer" in said.message
+    assert "_ssl" not in said.message

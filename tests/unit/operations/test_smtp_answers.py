@@ -35,8 +35,8 @@ def _verify_error() -> BaseException:
      f"The SMTP server {WHERE} refused the message: 552 5.3.4 Message size exceeds fixed limit."),
     (aiosmtplib.SMTPTimeoutError("Timed out"), f"The SMTP server {WHERE} did not answer in time; check the server, "
                                                "port and firewall."),
-    (ConnectionRefusedError(111, "Connection refused"), f"Cannot send through the SMTP server {WHERE}: Connection "
-                                                        "refused. Check the server, port and security settings."),
+    (ConnectionRefusedError(111, "Connection refused"), f"No SMTP server accepts connections at {WHERE}; check the "
+                                                        "server and the port (usually 25, 465 or 587)."),
 ])
 def test_failures_are_sentences_with_their_code(exc: BaseException, expected: str) -> None:
     assert describe_failure(exc, WHERE) == expected

@@ -138,3 +138,26 @@ def test_no_two_primaries_after_a_partition_heals(agents) -> None:  # type: igno
     finally:
         watcher.stop()
         pair.stop()
+
+
+def test_an_old_primary_that_cannot_call_out_fences_on_the_new_primarys_heartbeat(agents) -> None:  # type: ignore[no-untyped-def]
+    """A one-way cut after a takeover: the old primary's own calls to the backup fail (so its heartbeats never
+    learn anything), but the new primary's heartbeats reach it, saying "primary at a higher epoch". It must fence on
+    them: before, two primaries went on for as long as the cut lasted."""
+    pair, shared = _failover_pair(agents, both_ways=True)
+    p, b = pair.primary, pair.backup
+    assert pair.to_backup is not None
+    try:
+        pair.to_primary.partition("both")
+        pair.to_backup.partition("both")
+        wait_until(lambda: b.health()["role"] == "primary", timeout=TIMEOUT_S + 15, what="the backup's takeover")
+        pair.to_primary.heal()  # the new primary reaches the old one; the old one still cannot call out
+        healed = time.monotonic()
+        wait_until(lambda: p.health()["role"] == "backup", timeout=20, what="the old primary to fence")
+        print(f"\nfenced {time.monotonic() - healed:.2f} s after the new primary could reach it")
+        with RoleSampler(p, b) as sampler:
+            time.sleep(2)
+        assert sampler.samples and all(s[1] == ("backup", "primary") for s in sampler.samples), sampler.samples
+        wait_until(lambda: _site_name(shared, p, b) == "backup", timeout=15, what="the site served by the new primary")
+    finally:
+        pair.stop()

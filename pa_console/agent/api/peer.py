@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from pa_console.agent.auth import Runtime
 from pa_console.agent.errors import AgentError
 from pa_console.agent.failover.authority import record_confirmed
 from pa_console.agent.failover.record import Peer
+from pa_console.agent.failover.service import FailoverService
 from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.auth import PeerAuth
@@ -124,6 +126,9 @@ def heartbeat(body: Heartbeat, runtime: Runtime) -> dict[str, Any]:
     if body.role == Role.PRIMARY:
         runtime.heartbeat_seen(body.epoch)
     role, epoch = runtime.role_epoch()
+    if body.role == Role.PRIMARY and role == Role.PRIMARY and body.epoch > epoch:
+        with contextlib.suppress(LookupError):  # an agent run without the failover service
+            FailoverService.of(runtime).peer_says_primary(body.epoch)
     return {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION}
 
 

@@ -64,6 +64,7 @@ class FailoverService:
         self._keeping: asyncio.Task[Kept | None] | None = None
         self._keep_lock = asyncio.Lock()
         self.pause_guard = PauseGuard(self._confirm_after_stall)
+        self._fencing: asyncio.Task[None] | None = None
 
     @classmethod
     def of(cls, runtime: AgentRuntime) -> FailoverService:
@@ -195,6 +196,24 @@ class FailoverService:
                 if record is not None:
                     next_retry = loop_now + KEEP_ASIDE_RETRY_S
                     self._keeping = self.runtime.spawn(self.keep_aside(), "keep-aside")
+
+    def peer_says_primary(self, peer_epoch: int) -> None:
+        """A heartbeat came from the peer saying it is primary at a higher epoch than ours (called from a worker
+        thread). Epochs only rise with takeovers, and a planned swap steps this side down before the other rises,
+        so this is a split brain: fence now. Before, only the answers to our own heartbeats could tell us; when
+        those fail (a one-way cut, or still waiting out a timeout from a partition that just healed), the two
+        primaries went on while the peer's heartbeats were arriving with the news."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._fence_for, peer_epoch)
+
+    def _fence_for(self, peer_epoch: int) -> None:
+        role, own = self.runtime.role_epoch()
+        if not self.ready or role != Role.PRIMARY or peer_epoch <= own:
+            return
+        if self._fencing is None or self._fencing.done():
+            rel = self.runtime.relationship
+            self._fencing = self.runtime.spawn(
+                self.split_brain_demote(rel.peer_name if rel else "the peer", peer_epoch), "split-brain-fence")
 
     async def _confirm_after_stall(self) -> None:
         """The pause guard's question (pause_guard.py): as primary in a relationship, one heartbeat, bounded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import socket
@@ -190,5 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         logging.getLogger(__name__).debug("os error", exc_info=exc)
-        print(f"pa-agent: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        where = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        print(f"pa-agent: {where}; {_OS_HINTS.get(exc.errno or 0, _OS_HINT)}.", file=sys.stderr)
         return 1
+
+
+# What to do about a file the command could not use (one sentence with the error above).
+_OS_HINT = "check that DATA_DIR is the folder 'pa-agent init' made and that this user may read and write it"
+_OS_HINTS = {
+    errno.EROFS: "DATA_DIR is on a read-only disk; mount it read-write (pa-agent writes its store and log there)",
+    errno.EACCES: "this user may not use that file; run pa-agent as the user that owns DATA_DIR",
+    errno.EPERM: "this user may not use that file; run pa-agent as the user that owns DATA_DIR",
+    errno.ENOSPC: "the disk is full; free space in DATA_DIR's file system and try again",
+    errno.ENOENT: "check the path (DATA_DIR is the folder 'pa-agent init' made)",
+}

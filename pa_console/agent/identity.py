@@ -46,11 +46,17 @@ class Identity:
         return self._fingerprint
 
     def ia_key(self) -> bytes:
-        st = os.stat(self.data_dir.ia_key)
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if self._ia_key is None or stamp != self._ia_stamp:
-            self._ia_key = self.data_dir.ia_key.read_text().strip().encode()
-            self._ia_stamp = stamp
+        """The key; IdentityError (a sentence) if its file is missing or holds no usable key: an emptied file must
+        never become an empty HMAC key that anyone can prove (checked on each re-read, not only at start)."""
+        try:
+            st = os.stat(self.data_dir.ia_key)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if self._ia_key is None or stamp != self._ia_stamp:
+                self._ia_key = _usable_ia_key(self.data_dir.ia_key, self.data_dir.ia_key.read_bytes())
+                self._ia_stamp = stamp
+        except OSError as exc:
+            raise IdentityError(f"The Inter-Appliance key file {self.data_dir.ia_key} cannot be read "
+                                f"({exc.strerror}); {_SET_KEY}") from exc
         return self._ia_key
 
     def set_ia_key(self, key: str) -> None:
@@ -59,6 +65,22 @@ class Identity:
 
     def key_fingerprint(self) -> str:
         return key_fingerprint(self.ia_key())
+
+
+_SET_KEY = ("write the key (64 hex digits, the same on both appliances, e.g. from 'openssl rand -hex 32') into it "
+            "with mode 0600, then try again.")
+
+
+def _usable_ia_key(path: Path, raw: bytes) -> bytes:
+    try:
+        key = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        key = raw.decode("latin-1").strip()
+    problem = key_problem(key)
+    if problem:
+        where = problem.replace("The Inter-Appliance key", f"The Inter-Appliance key in {path}", 1)
+        raise IdentityError(f"{where.removesuffix('.')}; {_SET_KEY}")
+    return key.encode()
 
 
 def cert_fingerprint(cert_pem: str) -> str:
@@ -192,9 +214,20 @@ def check_permissions(data_dir: DataDir) -> None:
                                 f"run 'chmod 600 {path}' and check who may have copied it.")
 
 
+def _check_complete(data_dir: DataDir, paths: list[Path]) -> None:
+    for path in paths:
+        if not path.is_file():
+            raise IdentityError(f"The appliance identity in {data_dir.root} is incomplete: "
+                                f"{path.relative_to(data_dir.root)} is missing; restore DATA_DIR from a backup copy, "
+                                "or make a new identity in an empty folder with 'pa-agent init'.")
+
+
 def load_identity(data_dir: DataDir, *, check: bool = True) -> Identity:
+    """With `check` (serving, and commands that change DATA_DIR): every secret file present, private, and the
+    Inter-Appliance key usable."""
     if not data_dir.identity.exists():
         raise IdentityError(f"{data_dir.root} holds no appliance identity; run 'pa-agent init {data_dir.root}' first.")
+    _check_complete(data_dir, [data_dir.cert, *data_dir.secret_files()] if check else [data_dir.cert])
     if check:
         check_permissions(data_dir)
     try:
@@ -206,4 +239,7 @@ def load_identity(data_dir: DataDir, *, check: bool = True) -> Identity:
         raise IdentityError(f"The appliance identity in {data_dir.root} is damaged ({data_dir.identity.name} or "
                             f"tls/cert.pem cannot be read); restore DATA_DIR from a backup copy, or make a new "
                             f"identity in an empty folder with 'pa-agent init'.") from exc
-    return Identity(data_dir, name, token, cert_pem)
+    identity = Identity(data_dir, name, token, cert_pem)
+    if check:
+        identity.ia_key()  # IdentityError with a sentence for an empty or garbled key file
+    return identity

@@ -1,0 +1,56 @@
+"""Inputs found by probing a real agent as an adversary would, each answered with a 4xx sentence that says what to
+do (never a 5xx, never a vague validator message), and nothing changed."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+
+import httpx
+
+from tests.harness import RunningAgent, pinned_context
+
+JSON_HINT = "Content-Type: application/json"
+
+
+def test_bodies_that_are_not_json_objects_are_told_how_to_send_one(agents: Callable[..., RunningAgent]) -> None:
+    agent = agents("alpha")
+    before = agent.get("/api/v1/failover/settings")
+    body = json.dumps({"pull_interval_s": 120})
+    cases = {
+        "no content type": {"content": body, "headers": {}},
+        "text/plain": {"content": body, "headers": {"Content-Type": "text/plain"}},
+        "form": {"content": body, "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+        "no body": {"headers": {"Content-Type": "application/json"}},
+        "a list": {"content": "[]", "headers": {"Content-Type": "application/json"}},
+    }
+    for what, kw in cases.items():
+        r = agent.request("PUT", "/api/v1/failover/settings", **kw)  # type: ignore[arg-type]
+        assert r.status_code == 422, (what, r.text)
+        detail = r.json()["detail"]
+        assert JSON_HINT in detail and "valid dictionary" not in detail, (what, detail)
+    for number in ("NaN", "Infinity", "-Infinity"):
+        r = agent.request("PUT", "/api/v1/failover/settings", content=f'{{"pull_interval_s": {number}}}',
+                          headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and "finite number" in r.json()["detail"], (number, r.text)
+    assert agent.get("/api/v1/failover/settings") == before
+
+
+def test_a_key_file_emptied_while_serving_is_never_used_as_a_key(agents: Callable[..., RunningAgent]) -> None:
+    agent = agents("alpha")
+    key_file = agent.data_dir / "inter-appliance.key"
+    key_file.write_text("")  # an administrator's slip, or a full disk when it was written
+    hello = {"nonce_p": secrets.token_hex(16), "primary_name": "mallory", "version": "0.1.0", "schema_version": 2,
+             "primary_cert_pem": agent.cert_pem, "reverse": {"host": "127.0.0.1", "port": 1}, "epoch": 0}
+    with httpx.Client(base_url=agent.url, verify=pinned_context(agent.cert_pem), timeout=30) as c:
+        r = c.post("/api/v1/peer/hello", json=hello)  # no token: the handshake proves itself
+    assert r.status_code == 409, r.text
+    assert "proof" not in r.json() and "inter-appliance.key" in r.json()["detail"], r.text
+    r = agent.request("GET", "/api/v1/security/key")
+    assert r.status_code == 409 and "too short" in r.json()["detail"], r.text
+    # Fixed through the API: the new key is used at once.
+    r = agent.request("PUT", "/api/v1/security/key", json={"key": secrets.token_hex(32)})
+    assert r.status_code == 200, r.text
+    assert agent.request("GET", "/api/v1/security/key").status_code == 200
+    assert "Traceback" not in agent.output()

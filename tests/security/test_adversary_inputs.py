@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections.abc import Callable
 
 import httpx
 
+from tests.faults.support import make_pair
 from tests.harness import RunningAgent, pinned_context
+from tests.security.test_peer_security import _peer_token, _state
 
 JSON_HINT = "Content-Type: application/json"
 
@@ -54,3 +57,34 @@ def test_a_key_file_emptied_while_serving_is_never_used_as_a_key(agents: Callabl
     assert r.status_code == 200, r.text
     assert agent.request("GET", "/api/v1/security/key").status_code == 200
     assert "Traceback" not in agent.output()
+
+
+def test_peer_numbers_out_of_range_are_422_and_change_nothing(agents: Callable[..., RunningAgent]) -> None:
+    """Negative or huge chunk indexes, epochs and change numbers from the peer: /peer/blobs promised 1.3 MB then
+    broke off (EINVAL) or answered 500, and an epoch of 2**63-1 overflowed SQLite in the promotion."""
+    pair = make_pair(agents)
+    try:
+        p, b = pair.primary, pair.backup
+        p.seed(2, 50_000)
+        token = _peer_token(p)
+        with sqlite3.connect(p.data_dir / "site.db") as conn:
+            rid = str(conn.execute("SELECT id FROM recordings LIMIT 1").fetchone()[0])
+        before = (_state(p), _state(b))
+        big = 2**63 - 1
+        calls = [(p, "/api/v1/peer/blobs", {"items": [[rid, start]]}) for start in (-1, -5, 10**30, big)]
+        calls += [(p, "/api/v1/peer/blobs", {"items": [["x" * 100_000, 0]]}),
+                  (b, "/api/v1/peer/heartbeat", {"name": p.name, "role": "primary", "epoch": 10**30}),
+                  (b, "/api/v1/peer/failover/become-primary", {"requested_by": p.name, "epoch": big}),
+                  (p, "/api/v1/peer/failover/step-down", {"requested_by": b.name, "store_id": "s", "seq": 2**70})]
+        for agent, path, body in calls:
+            with agent.client(token=token) as c:
+                r = c.post(path, json=body)
+            assert r.status_code == 422, (path, body, r.status_code, r.text[:200])
+            assert r.json()["detail"].startswith("Invalid request: "), r.text
+        assert (_state(p), _state(b)) == before
+        for agent in (p, b):
+            assert "Traceback" not in agent.output(), agent.output()[-3000:]
+        with p.client(token=token) as c:  # the well-formed call still works (the test can fail)
+            assert c.post("/api/v1/peer/blobs", json={"items": [[rid, 0]]}).status_code == 200
+    finally:
+        pair.stop()

@@ -112,8 +112,12 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
 @router.get("/ping", dependencies=[PeerAuth])
 def ping(runtime: Runtime) -> dict[str, Any]:
     role, epoch = runtime.role_epoch()
-    return {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION,
-            "store_id": feed.store_id(runtime.db.connect())}
+    answer: dict[str, Any] = {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION,
+                              "store_id": feed.store_id(runtime.db.connect())}
+    if role == Role.BACKUP:
+        # Whether this backup's copy may become the site: a primary asked to swap reads it before stepping down.
+        answer["copy_complete"], answer["copy_detail"] = runtime.copy_state()
+    return answer
 
 
 class Heartbeat(BaseModel):

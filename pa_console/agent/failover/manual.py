@@ -90,6 +90,13 @@ async def _request_role(service: FailoverService, req: RoleRequest) -> RoleResul
         return await _planned_takeover(service, client, peer, answer, req.sync_first)
     if answer is None:
         return await _forced_step_down(service, peer)
+    if answer.get("copy_complete") is False and not req.sync_first and not req.force:
+        # Asked on the primary, the same rule as asked on the backup: a backup without a complete copy would serve
+        # an empty or partial site (a never-synced backup became primary with 0 of 50 sessions).
+        detail = str(answer.get("copy_detail") or "It holds no complete copy of the site data.")
+        raise AgentError(409, f"The backup {peer} answers: {detail} Swap with sync_first (a last sync makes the "
+                              "copy complete first), or repeat with force to swap anyway; nothing was changed.",
+                         "sync")
     return await _planned_step_down(service, client, peer, req.sync_first)
 
 

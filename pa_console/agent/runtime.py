@@ -67,6 +67,9 @@ class AgentRuntime:
         self.no_pull_alert: Any = None
         self.scrub: Any = None  # the scrub service (pa_console.agent.scrub.service), for POST /site/verify
         self.handshakes = PendingHandshakes()
+        # An establish or break runs on this appliance (relationship.changing): a second one, or the peer's half of
+        # one asked on the other appliance, is refused at once instead of racing it.
+        self.relationship_changing = False
 
     # -- persisted state ----------------------------------------------------------------------------------------
     @property

@@ -19,7 +19,8 @@ from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.auth import PeerAuth
 from pa_console.agent.peer.client import PeerClient, PeerError
-from pa_console.agent.relationship import KEYS_DIFFER, break_locally, record
+from pa_console.agent.relationship import KEYS_DIFFER, break_locally, changing, record
+from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.sync import feed
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
 from pa_console.protocol.events import SyncFailed, SyncFinished
@@ -89,6 +90,11 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
                                        runtime.identity.fingerprint)
     if not handshake.same(body.proof, expected):
         raise AgentError(403, KEYS_DIFFER, "key")
+    with changing(runtime, asked_here=False):
+        return await _confirm(runtime, body, key, pending)
+
+
+async def _confirm(runtime: AgentRuntime, body: Confirm, key: bytes, pending: dict[str, Any]) -> dict[str, Any]:
     if runtime.relationship is not None or runtime.role != Role.STANDALONE:
         raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship; break "
                               "that relationship on it first.")

@@ -48,8 +48,8 @@ def _describe(exc: RequestValidationError | ValidationError) -> str:
         value = err.get("input")
         # NaN passed as a number was told "should be less than or equal to 86400": say what is wrong with it.
         if err.get("type") in _NUMBER_ERRORS and (
-                isinstance(value, float) and not math.isfinite(value)
-                or isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")):
+                (isinstance(value, float) and not math.isfinite(value))
+                or (isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"))):
             msg = "must be a finite number (not NaN or infinity)"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "Invalid request: " + "; ".join(parts) + "."

@@ -52,7 +52,7 @@ def test_simultaneous_role_requests_answer_at_once_and_truthfully(agents: Callab
         if status == 200:
             assert body["role"] == final[name], (name, body, final)  # what it says it became, it is
         else:
-            assert body["detail"].endswith(".") and "nothing was changed" in body["detail"] \
+            assert (body["detail"].endswith(".") and "nothing was changed" in body["detail"]) \
                 or "stayed the primary" in body["detail"], body
         if "stayed the primary" in body.get("detail", ""):
             assert final[name] == "primary", (name, body, final)

@@ -12,6 +12,7 @@ import httpx
 
 from tests.faults.support import make_pair
 from tests.harness import RunningAgent, pinned_context
+from tests.security.support import read_response, tls_socket
 from tests.security.test_peer_security import _peer_token, _state
 
 JSON_HINT = "Content-Type: application/json"
@@ -88,3 +89,32 @@ def test_peer_numbers_out_of_range_are_422_and_change_nothing(agents: Callable[.
             assert c.post("/api/v1/peer/blobs", json={"items": [[rid, 0]]}).status_code == 200
     finally:
         pair.stop()
+
+
+def test_requests_that_are_not_http_get_a_json_sentence(agents: Callable[..., RunningAgent]) -> None:
+    """uvicorn answered these with a bare text/plain "Invalid HTTP request received.", and an Upgrade request logged
+    advice to install a WebSocket library (which would hand connections to a protocol the guard does not see)."""
+    agent = agents("alpha")
+    auth = f"Authorization: Bearer {agent.token}\r\n"
+    bad = {
+        "Content-Length and chunked": "PUT /api/v1/failover/settings HTTP/1.1\r\nHost: x\r\n" + auth +
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "garbled chunk": "PUT /api/v1/failover/settings HTTP/1.1\r\nHost: x\r\n" + auth +
+        "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        "NUL in the path": "GET /api/v1/failover/health\0 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/2 preface": "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    }
+    for what, raw in bad.items():
+        with tls_socket(agent) as sock:
+            sock.sendall(raw.encode("latin-1"))
+            status, headers, body = read_response(sock)
+        assert status == 400 and headers["content-type"] == "application/json", (what, status, headers, body)
+        assert json.loads(body)["detail"].endswith("such as curl."), (what, body)
+    with tls_socket(agent, timeout=5) as sock:
+        sock.sendall(("GET /api/v1/failover/health HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + auth +
+                      "\r\n").encode())
+        status, _, _ = read_response(sock)
+    assert status == 200  # served as plain HTTP
+    assert "pip install" not in agent.output() and "WebSocket library" not in agent.output()
+    assert agent.get("/api/v1/failover/health")["name"] == "alpha"

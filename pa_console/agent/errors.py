@@ -36,9 +36,9 @@ def _describe(exc: RequestValidationError | ValidationError) -> str:
             # The body as a whole: missing, or not taken as JSON (FastAPI reads a body without the JSON content
             # type as bytes, and said only "Input should be a valid dictionary or object to extract fields from").
             if err.get("type") == "missing":
-                return f"The request body is missing; {_SEND_JSON}."
+                return f"Invalid request: the body is missing; {_SEND_JSON}."
             if err.get("type") in ("model_attributes_type", "dict_type"):
-                return f"The request body is not a JSON object; {_SEND_JSON}."
+                return f"Invalid request: the body is not a JSON object; {_SEND_JSON}."
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":

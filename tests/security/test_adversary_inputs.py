@@ -118,3 +118,23 @@ def test_requests_that_are_not_http_get_a_json_sentence(agents: Callable[..., Ru
     assert status == 200  # served as plain HTTP
     assert "pip install" not in agent.output() and "WebSocket library" not in agent.output()
     assert agent.get("/api/v1/failover/health")["name"] == "alpha"
+
+
+def test_a_partial_email_put_keeps_the_fields_it_leaves_out(agents: Callable[..., RunningAgent]) -> None:
+    """PUT /email of only the recipients wiped the server, sender and password (an empty body wiped all of it)."""
+    agent = agents("alpha")
+    full = {"host": "relay.example.com", "port": 587, "security": "starttls", "username": "pa", "password": "pw-1",
+            "sender": "pa@example.com", "recipients": ["ops@example.com"]}
+    assert agent.request("PUT", "/api/v1/email", json=full).status_code == 200
+    r = agent.request("PUT", "/api/v1/email", json={"recipients": ["oncall@example.com"]})
+    assert r.status_code == 200, r.text
+    assert agent.request("PUT", "/api/v1/email", json={}).status_code == 200
+    got = agent.get("/api/v1/email")
+    assert got["host"] == "relay.example.com" and got["port"] == 587 and got["sender"] == "pa@example.com", got
+    assert got["recipients"] == ["oncall@example.com"] and got["password_set"] is True, got
+    # A field given is still validated, and a refused PUT changes nothing.
+    r = agent.request("PUT", "/api/v1/email", json={"recipients": ["oncall@example.com"], "port": 0})
+    assert r.status_code == 422 and agent.get("/api/v1/email") == got
+    # Clearing stays possible by saying so.
+    r = agent.request("PUT", "/api/v1/email", json={"host": "", "password": ""})
+    assert r.status_code == 200 and r.json()["host"] == "" and r.json()["password_set"] is False, r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -11,6 +12,8 @@ import os
 import secrets
 import socket
 import stat
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,7 @@ class Identity:
     _ia_key: bytes | None = field(default=None, repr=False)
     _ia_stamp: tuple[int, int, int] | None = field(default=None, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -60,8 +64,9 @@ class Identity:
         return self._ia_key
 
     def set_ia_key(self, key: str) -> None:
-        _write_secret(self.data_dir.ia_key, key.strip() + "\n")
-        self._ia_key = None
+        with self._write_lock:  # API calls run on worker threads: one key change at a time, cache cleared after
+            _write_secret(self.data_dir.ia_key, key.strip() + "\n")
+            self._ia_key = None
 
     def key_fingerprint(self) -> str:
         return key_fingerprint(self.ia_key())
@@ -100,14 +105,21 @@ def generate_ia_key() -> str:
 
 
 def _write_secret(path: Path, text: str) -> None:
-    """Create with 0600 from the start (no window where the secret is readable by others), then replace."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Create with 0600 from the start (no window where the secret is readable by others), then replace.
+
+    A temporary file of its own per write (mkstemp: 0600, a unique name): with one shared name, twelve key
+    generations at once answered 500 to most callers, and the key left on disk was none of those answered."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 # Why this lifetime: nothing trusts this certificate because of its dates. The console and the peer pin the whole

@@ -3,10 +3,12 @@ do (never a 5xx, never a vague validator message), and nothing changed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -138,3 +140,29 @@ def test_a_partial_email_put_keeps_the_fields_it_leaves_out(agents: Callable[...
     # Clearing stays possible by saying so.
     r = agent.request("PUT", "/api/v1/email", json={"host": "", "password": ""})
     assert r.status_code == 200 and r.json()["host"] == "" and r.json()["password_set"] is False, r.text
+
+
+def test_key_changes_at_once_all_answer_and_the_stored_key_is_one_answered(
+        agents: Callable[..., RunningAgent]) -> None:
+    """Twelve key generations at once (one shared temporary file name): most answered 500, and the key left on disk
+    was none of those answered, so an administrator would copy a key the appliance does not hold."""
+    agent = agents("alpha")
+
+    async def call(method: str, body: Any = None) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=agent.url, verify=pinned_context(agent.cert_pem), timeout=60,
+                                     headers={"Authorization": f"Bearer {agent.token}"}) as client:
+            if method == "PUT":
+                return await client.put("/api/v1/security/key", json=body)
+            return await client.post("/api/v1/security/key/generate")
+
+    async def at_once() -> list[httpx.Response]:
+        calls = [call("POST") for _ in range(10)] + [call("PUT", {"key": secrets.token_hex(32)}) for _ in range(4)]
+        return list(await asyncio.gather(*calls))
+
+    for _ in range(2):
+        answers = asyncio.run(at_once())
+        assert [r.status_code for r in answers] == [200] * len(answers), [r.text for r in answers]
+        stored = agent.get("/api/v1/security/key")["fingerprint"]
+        assert stored in {r.json()["fingerprint"] for r in answers}
+    assert not [p.name for p in agent.data_dir.iterdir() if p.name.endswith(".tmp")]
+    assert "Traceback" not in agent.output()

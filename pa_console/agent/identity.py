@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pa_console.agent.paths import DataDir
+from pa_console.protocol.models import is_valid_host
 from pa_console.protocol.validation import KEY_FILE_MAX_BYTES, appliance_name_problem, key_problem
 
 
@@ -136,7 +137,7 @@ def _make_certificate(name: str, extra_sans: list[str]) -> tuple[bytes, bytes]:
     dns = {"localhost", socket.gethostname()}
     ips: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = {ipaddress.ip_address("127.0.0.1"),
                                                                 ipaddress.ip_address("::1")}
-    for san in extra_sans:
+    for san in (s.strip() for s in extra_sans):
         try:
             ips.add(ipaddress.ip_address(san))
         except ValueError:
@@ -203,6 +204,13 @@ def create_identity(data_dir: DataDir, name: str, key_file: Path | None, sans: l
     problem = appliance_name_problem(name)
     if problem:
         raise IdentityError(problem)
+    for san in sans:
+        if not is_valid_host(san.strip()):
+            # A name with a space, a non-ASCII name or an address with a prefix made a certificate no client could
+            # match (or a traceback from the certificate library).
+            raise IdentityError(f"The --san value {san[:80]!r} is neither a host name nor an IP address; give a name "
+                                "such as pa.example.com (non-ASCII names in their xn-- form) or an address such as "
+                                "192.0.2.10.")
     ia_key = read_key_file(key_file) if key_file is not None else generate_ia_key()
     data_dir.root.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir.root, 0o700)

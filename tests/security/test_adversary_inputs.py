@@ -4,6 +4,7 @@ do (never a 5xx, never a vague validator message), and nothing changed."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import secrets
 import sqlite3
@@ -166,3 +167,27 @@ def test_key_changes_at_once_all_answer_and_the_stored_key_is_one_answered(
         assert stored in {r.json()["fingerprint"] for r in answers}
     assert not [p.name for p in agent.data_dir.iterdir() if p.name.endswith(".tmp")]
     assert "Traceback" not in agent.output()
+
+
+def test_a_refused_settings_put_leaves_the_tsig_secret_alone(agents: Callable[..., RunningAgent]) -> None:
+    """The write-only TSIG secret was stored before the merged settings were validated: a PUT refused with 422
+    changed it, or deleted it while the settings still said tsig_secret_set (the DNS swing would then fail at the
+    takeover)."""
+    agent = agents("alpha")
+    dns = {"server": "127.0.0.1", "zone": "example.com", "record": "pa", "tsig_key_name": "k", "address": "10.0.0.1",
+           "tsig_secret": base64.b64encode(secrets.token_bytes(32)).decode()}
+
+    def stored() -> Any:
+        with sqlite3.connect(agent.data_dir / "site.db") as conn:
+            row = conn.execute("SELECT value FROM local WHERE key = 'dns_swing_tsig_secret'").fetchone()
+        return row
+
+    assert agent.request("PUT", "/api/v1/failover/settings", json={"dns_swing": dns}).status_code == 200
+    before = (stored(), agent.get("/api/v1/failover/settings"))
+    assert before[0] is not None
+    other = base64.b64encode(secrets.token_bytes(32)).decode()
+    for refused in ({"dns_swing": {**dns, "tsig_secret": other}, "pull_interval_s": None},
+                    {"dns_swing": None, "primary_timeout_s": None}):
+        r = agent.request("PUT", "/api/v1/failover/settings", json=refused)
+        assert r.status_code == 422, r.text
+        assert (stored(), agent.get("/api/v1/failover/settings")) == before

@@ -6,6 +6,7 @@ import argparse
 import errno
 import json
 import logging
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -65,6 +66,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     data_dir = DataDir(Path(args.data_dir))
     load_identity(data_dir)
+    check_seed_fits(data_dir, args.sessions, args.recording_bytes)
     db = Database(data_dir.db)
     try:
         seed(SiteStore(db), EventLog(db), args.sessions, args.recording_bytes)
@@ -73,6 +75,23 @@ def cmd_seed(args: argparse.Namespace) -> int:
     print(f"Added {args.sessions} sessions" + (f" with recordings of {args.recording_bytes} bytes each"
                                                if args.recording_bytes else ""))
     return 0
+
+
+SEED_MAX_SESSIONS = 10_000_000
+SEED_ROW_BYTES = 1024  # about what a session row, its index entries and its change record take
+
+
+def check_seed_fits(data_dir: DataDir, sessions: int, recording_bytes: int) -> None:
+    """Refuse, before writing anything, what would fill the disk: --sessions 10**20 wrote 1.3 GB in ten minutes and
+    would have gone on until the disk was full."""
+    if sessions > SEED_MAX_SESSIONS:
+        raise CliError(f"--sessions {sessions} is more than {SEED_MAX_SESSIONS:,} demo sessions; give fewer.")
+    need = sessions * (recording_bytes + SEED_ROW_BYTES)
+    free = shutil.disk_usage(data_dir.root).free
+    if need > free // 2:
+        raise CliError(f"{sessions} sessions with recordings of {recording_bytes} bytes need about "
+                       f"{need / 1e9:.1f} GB, more than half the {free / 1e9:.1f} GB free in {data_dir.root}; "
+                       "give fewer sessions or smaller recordings.")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -87,3 +87,16 @@ def test_the_log_and_everything_serve_creates_is_private(tmp_path: Path) -> None
             assert mode & 0o077 == 0, (path, oct(mode))
     finally:
         agent.kill()
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--sessions", str(10**20)], "demo sessions; give fewer"),
+    (["--sessions", "1000", "--recording-bytes", str(10**15)], "give fewer sessions or smaller recordings"),
+])
+def test_seed_refuses_what_would_fill_the_disk_before_writing(tmp_path: Path, args: list[str], says: str) -> None:
+    # Found by probing: --sessions 10**20 wrote 1.3 GB in ten minutes and went on.
+    agent = init_agent(tmp_path, "seeded")
+    size = (agent.data_dir / "site.db").stat().st_size
+    proc = run_cli("seed", str(agent.data_dir), *args, check=False, timeout=60)
+    assert proc.returncode == 2 and says in _one_sentence(proc.stderr), (proc.stdout, proc.stderr)
+    assert (agent.data_dir / "site.db").stat().st_size == size

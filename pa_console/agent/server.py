@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import logging.handlers
@@ -165,10 +166,30 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def hold_data_dir(data_dir: DataDir) -> int:
+    """One `serve` per DATA_DIR: a second one ran beside the first on the same store (two failover monitors, two
+    sync engines, both after the shared address) and, when stopped, removed the first one's listen.json. The lock
+    is the kernel's (flock): a killed agent never leaves it behind. Returns the descriptor, kept open until exit."""
+    fd = os.open(data_dir.serve_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        from pa_console.agent.cli import CliError
+
+        raise CliError(f"Another pa-agent (pid {other}) already serves {data_dir.root}; stop it first (e.g. "
+                       "'systemctl stop pa-agent'), or give the DATA_DIR of another appliance.") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> int:
     # Everything the agent creates in DATA_DIR (log, split-brain copies, staging, listen.json) is its own: 0600.
     os.umask(0o077)
     identity = load_identity(data_dir)
+    hold_data_dir(data_dir)
     _configure_logging(data_dir, log_level)
     tune_for_bulk_transfer()
     try:

@@ -100,3 +100,22 @@ def test_seed_refuses_what_would_fill_the_disk_before_writing(tmp_path: Path, ar
     proc = run_cli("seed", str(agent.data_dir), *args, check=False, timeout=60)
     assert proc.returncode == 2 and says in _one_sentence(proc.stderr), (proc.stdout, proc.stderr)
     assert (agent.data_dir / "site.db").stat().st_size == size
+
+
+def test_a_second_serve_of_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    """Found by probing: a second `serve` ran beside the first on the same store (two failover monitors and sync
+    engines), and when stopped it left listen.json naming itself, so `status` said the first was not answering."""
+    agent = init_agent(tmp_path, "once").start()
+    try:
+        listen = (agent.data_dir / "listen.json").read_text()
+        proc = run_cli("serve", str(agent.data_dir), "--listen", "127.0.0.1:0", check=False, timeout=60)
+        assert proc.returncode == 2, (proc.stdout, proc.stderr)
+        line = _one_sentence(proc.stderr)
+        assert "already serves" in line and str(agent.proc.pid if agent.proc else "") in line, line
+        assert (agent.data_dir / "listen.json").read_text() == listen
+        assert agent.health()["name"] == "once"
+        agent.kill()  # SIGKILL: the kernel drops the lock, nothing is left to clean
+        agent.start()
+        assert agent.health()["name"] == "once"
+    finally:
+        agent.kill()

@@ -37,6 +37,8 @@ from pa_console.protocol.models import (
 
 log = logging.getLogger(__name__)
 
+SETTINGS_KEY = "failover_settings"  # this appliance's failover settings in the local store (never synchronised)
+
 
 class Service(Protocol):
     async def start(self) -> None: ...
@@ -115,11 +117,11 @@ class AgentRuntime:
 
     @property
     def settings(self) -> FailoverSettings:
-        raw = self.local.get("failover_settings")
+        raw = self.local.get(SETTINGS_KEY)
         return FailoverSettings.model_validate(raw) if raw else FailoverSettings()
 
     def save_settings(self, settings: FailoverSettings) -> None:
-        self.local.set("failover_settings", settings.model_dump(mode="json"))
+        self.local.set(SETTINGS_KEY, settings.model_dump(mode="json"))
 
     @property
     def relationship(self) -> dict[str, Any] | None:

@@ -191,3 +191,35 @@ def test_a_refused_settings_put_leaves_the_tsig_secret_alone(agents: Callable[..
         r = agent.request("PUT", "/api/v1/failover/settings", json=refused)
         assert r.status_code == 422, r.text
         assert (stored(), agent.get("/api/v1/failover/settings")) == before
+
+
+def test_settings_puts_at_once_each_keep_their_change(agents: Callable[..., RunningAgent]) -> None:
+    """Two consoles changing different settings at the same moment: each PUT read, merged and wrote the whole
+    settings on its own, so of ten PUTs at once (all answered 200) most changes were lost."""
+    agent = agents("alpha")
+    fields: dict[str, Any] = {"pull_interval_s": 111.0, "first_sync_delay_s": 22.0, "primary_timeout_s": 333.0,
+                              "no_pull_alert_s": 4444.0, "auto_failover": True, "probe_interval_s": 0.7,
+                              "verify_interval_s": 5555.0, "verify_rate_mb_s": 66.0, "witness": ["127.0.0.1:1"],
+                              "sync_enabled": False}
+    email: dict[str, Any] = {"host": "relay.example.com", "sender": "pa@example.com",
+                             "recipients": ["ops@example.com"], "port": 587, "username": "pa"}
+
+    async def put(path: str, body: dict[str, Any]) -> int:
+        async with httpx.AsyncClient(base_url=agent.url, verify=pinned_context(agent.cert_pem), timeout=60,
+                                     headers={"Authorization": f"Bearer {agent.token}"}) as client:
+            return (await client.put(path, json=body)).status_code
+
+    async def at_once() -> list[int]:
+        calls = [put("/api/v1/failover/settings", {k: v}) for k, v in fields.items()]
+        calls += [put("/api/v1/email", {k: v}) for k, v in email.items()]
+        return list(await asyncio.gather(*calls))
+
+    for _ in range(3):
+        assert agent.request("PUT", "/api/v1/failover/settings", json={"pull_interval_s": 300, "witness": [],
+                             "sync_enabled": True, "auto_failover": False}).status_code == 200
+        assert agent.request("PUT", "/api/v1/email", json={"host": "", "sender": "", "recipients": [], "port": 25,
+                                                           "username": ""}).status_code == 200
+        assert asyncio.run(at_once()) == [200] * (len(fields) + len(email))
+        settings, got = agent.get("/api/v1/failover/settings"), agent.get("/api/v1/email")
+        assert {k: settings[k] for k in fields} == fields
+        assert {k: got[k] for k in email} == email

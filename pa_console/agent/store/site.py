@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,15 @@ class SiteStore:
         with self.db.write() as conn:
             check_writable(conn)
             upsert_rows(conn, "site_settings", [(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())])
+
+    def update_setting(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """Read, change and write one setting in one write transaction: two PUTs at once never lose one another."""
+        with self.db.write() as conn:
+            check_writable(conn)
+            row = conn.execute("SELECT value FROM site_settings WHERE key = ?", (key,)).fetchone()
+            value = change(orjson.loads(row[0]) if row else None)
+            upsert_rows(conn, "site_settings", [(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())])
+        return value
 
     # -- users and sessions ---------------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, email: str, role: str) -> None:

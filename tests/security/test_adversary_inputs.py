@@ -8,13 +8,14 @@ import base64
 import json
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from tests.faults.support import make_pair
-from tests.harness import RunningAgent, pinned_context
+from tests.harness import RunningAgent, pinned_context, run_cli, wait_until
 from tests.security.support import read_response, tls_socket
 from tests.security.test_peer_security import _peer_token, _state
 
@@ -223,3 +224,40 @@ def test_settings_puts_at_once_each_keep_their_change(agents: Callable[..., Runn
         settings, got = agent.get("/api/v1/failover/settings"), agent.get("/api/v1/email")
         assert {k: settings[k] for k in fields} == fields
         assert {k: got[k] for k in email} == email
+
+
+def test_a_revoked_token_loses_its_open_event_stream(agents: Callable[..., RunningAgent]) -> None:
+    """The front door checks a token when the request starts; an event stream opened before a revoke went on
+    receiving events for as long as it stayed connected."""
+    agent = agents("alpha")
+    token = run_cli("token", "create", str(agent.data_dir), "watcher", "--read-only").stdout.strip()
+    seen: list[str] = []
+    opened, ended = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        try:
+            with httpx.Client(base_url=agent.url, verify=pinned_context(agent.cert_pem),
+                              timeout=httpx.Timeout(30, read=60)) as client, \
+                    client.stream("GET", "/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as r:
+                for line in r.iter_lines():
+                    opened.set()
+                    if line.startswith("event:"):
+                        seen.append(line)
+        except httpx.HTTPError as exc:
+            seen.append(f"error: {exc!r}")
+        finally:
+            ended.set()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    assert opened.wait(20), "the stream did not open"
+    assert agent.request("PUT", "/api/v1/failover/settings", json={"pull_interval_s": 120}).status_code == 200
+    wait_until(lambda: seen, timeout=20, what="the stream to see the first change")  # the test can fail
+    assert agent.request("DELETE", "/api/v1/tokens/watcher").status_code == 200
+    assert ended.wait(20), "the revoked token's stream stayed open"
+    count = len(seen)
+    assert agent.request("PUT", "/api/v1/failover/settings", json={"pull_interval_s": 130}).status_code == 200
+    with httpx.Client(base_url=agent.url, verify=pinned_context(agent.cert_pem), timeout=10) as client:
+        r = client.get("/api/v1/events", params={"follow": "false"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and len(seen) == count
+    assert not [line for line in seen if line.startswith("error")], seen  # ended cleanly, not cut off

@@ -189,7 +189,6 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
     # Everything the agent creates in DATA_DIR (log, split-brain copies, staging, listen.json) is its own: 0600.
     os.umask(0o077)
     identity = load_identity(data_dir)
-    hold_data_dir(data_dir)
     _configure_logging(data_dir, log_level)
     tune_for_bulk_transfer()
     try:
@@ -199,6 +198,11 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
 
         raise CliError(f"Cannot listen on {format_address(host, port)}: {exc.strerror}; "
                        "choose another address or port.") from exc
+    try:
+        hold_data_dir(data_dir)  # after the bind: a port in use is said as such, whoever holds it
+    except BaseException:
+        sock.close()
+        raise
     actual_port = sock.getsockname()[1]
     listen = format_address(host, actual_port)
     db = open_store(data_dir)

@@ -123,6 +123,7 @@ def ping(runtime: Runtime) -> dict[str, Any]:
     if role == Role.BACKUP:
         # Whether this backup's copy may become the site: a primary asked to swap reads it before stepping down.
         answer["copy_complete"], answer["copy_detail"] = runtime.copy_state()
+        answer["site_sha256"] = runtime.site.digest_sha256()  # same data as the primary's, whatever the copy's age
     return answer
 
 

@@ -90,9 +90,11 @@ async def _request_role(service: FailoverService, req: RoleRequest) -> RoleResul
         return await _planned_takeover(service, client, peer, answer, req.sync_first)
     if answer is None:
         return await _forced_step_down(service, peer)
-    if answer.get("copy_complete") is False and not req.sync_first and not req.force:
+    if answer.get("copy_complete") is False and not req.sync_first and not req.force \
+            and answer.get("site_sha256") != await asyncio.to_thread(runtime.site.digest_sha256):
         # Asked on the primary, the same rule as asked on the backup: a backup without a complete copy would serve
-        # an empty or partial site (a never-synced backup became primary with 0 of 50 sessions).
+        # an empty or partial site (a never-synced backup became primary with 0 of 50 sessions). A backup that
+        # holds exactly this appliance's site data (the old primary, just after a swap) may take it back.
         detail = str(answer.get("copy_detail") or "It holds no complete copy of the site data.")
         raise AgentError(409, f"The backup {peer} answers: {detail} Swap with sync_first (a last sync makes the "
                               "copy complete first), or repeat with force to swap anyway; nothing was changed.",

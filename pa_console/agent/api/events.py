@@ -43,7 +43,8 @@ async def _stream(runtime: AgentRuntime, request: Request, after: int, follow: b
     try:
         yield b"retry: 2000\n\n"
         while True:
-            if not await asyncio.to_thread(allowed):
+            # Inline: a stat and a hash (the token file is re-read only when it changed), not worth a thread hop.
+            if not allowed():
                 return  # revoked: the client's reconnection then gets 401
             waiter.clear()
             batch = await asyncio.to_thread(runtime.bus.store.after, after)

@@ -118,6 +118,8 @@ async def _planned_takeover(service: FailoverService, client: PeerClient, peer: 
     runtime = service.runtime
     synced = await _last_sync(service) if sync_first else ""
     async with service.transition:
+        if (already := _meanwhile(service, Role.PRIMARY)) is not None:
+            return already
         try:
             holds = runtime.local.get("sync_state") or {}
             stepped = await client.request("POST", "/peer/failover/step-down", json={
@@ -163,9 +165,22 @@ def site_holds(service: FailoverService) -> str:
     return f"{holds} WARNING: {copy}"
 
 
+def _meanwhile(service: FailoverService, wanted: Role) -> RoleResult | None:
+    """Inside `transition`: the role this request asks for came about while it waited (an automatic takeover, a
+    fence, the peer's swap). Promoting again would raise the epoch twice and report a second takeover."""
+    runtime = service.runtime
+    role, epoch = runtime.role_epoch()
+    if role != wanted:
+        return None
+    return RoleResult(role=role, epoch=epoch, detail=f"{runtime.name} became the {role.value} while this request "
+                                                     f"waited (now at epoch {epoch}); nothing more was done.")
+
+
 async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
+        if (already := _meanwhile(service, Role.PRIMARY)) is not None:
+            return already
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
                                      service.monitor.peer_epoch + 1, how="forced")
     holds = await asyncio.to_thread(site_holds, service)
@@ -191,6 +206,8 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
             await asyncio.to_thread(record_confirmed, runtime, str(report["primary_store"]),
                                     int(report["primary_seq"]))
     async with service.transition:
+        if (already := _meanwhile(service, Role.BACKUP)) is not None:
+            return already
         epoch = (await service.step_down(f"planned swap: {peer} becomes the primary")).epoch
         try:
             await client.request("POST", "/peer/failover/become-primary",
@@ -207,6 +224,8 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
 async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
+        if (already := _meanwhile(service, Role.BACKUP)) is not None:
+            return already
         epoch = (await service.step_down(f"forced step-down: {peer} unreachable")).epoch
     return RoleResult(role=Role.BACKUP, epoch=epoch,
                       detail=f"{runtime.name} is now a backup and stopped serving the shared address; {peer} "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -64,6 +66,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     data_dir = DataDir(Path(args.data_dir))
     load_identity(data_dir)
+    check_seed_fits(data_dir, args.sessions, args.recording_bytes)
     db = Database(data_dir.db)
     try:
         seed(SiteStore(db), EventLog(db), args.sessions, args.recording_bytes)
@@ -72,6 +75,23 @@ def cmd_seed(args: argparse.Namespace) -> int:
     print(f"Added {args.sessions} sessions" + (f" with recordings of {args.recording_bytes} bytes each"
                                                if args.recording_bytes else ""))
     return 0
+
+
+SEED_MAX_SESSIONS = 10_000_000
+SEED_ROW_BYTES = 1024  # about what a session row, its index entries and its change record take
+
+
+def check_seed_fits(data_dir: DataDir, sessions: int, recording_bytes: int) -> None:
+    """Refuse, before writing anything, what would fill the disk: --sessions 10**20 wrote 1.3 GB in ten minutes and
+    would have gone on until the disk was full."""
+    if sessions > SEED_MAX_SESSIONS:
+        raise CliError(f"--sessions {sessions} is more than {SEED_MAX_SESSIONS:,} demo sessions; give fewer.")
+    need = sessions * (recording_bytes + SEED_ROW_BYTES)
+    free = shutil.disk_usage(data_dir.root).free
+    if need > free // 2:
+        raise CliError(f"{sessions} sessions with recordings of {recording_bytes} bytes need about "
+                       f"{need / 1e9:.1f} GB, more than half the {free / 1e9:.1f} GB free in {data_dir.root}; "
+                       "give fewer sessions or smaller recordings.")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -190,5 +210,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         logging.getLogger(__name__).debug("os error", exc_info=exc)
-        print(f"pa-agent: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        where = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        print(f"pa-agent: {where}; {_OS_HINTS.get(exc.errno or 0, _OS_HINT)}.", file=sys.stderr)
         return 1
+
+
+# What to do about a file the command could not use (one sentence with the error above).
+_OS_HINT = "check that DATA_DIR is the folder 'pa-agent init' made and that this user may read and write it"
+_OS_HINTS = {
+    errno.EROFS: "DATA_DIR is on a read-only disk; mount it read-write (pa-agent writes its store and log there)",
+    errno.EACCES: "this user may not use that file; run pa-agent as the user that owns DATA_DIR",
+    errno.EPERM: "this user may not use that file; run pa-agent as the user that owns DATA_DIR",
+    errno.ENOSPC: "the disk is full; free space in DATA_DIR's file system and try again",
+    errno.ENOENT: "check the path (DATA_DIR is the folder 'pa-agent init' made)",
+}

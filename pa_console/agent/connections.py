@@ -145,6 +145,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _set_evictable(self, yes: bool) -> None:
         self.guard.evictable(self, yes)
 
+    def send_400_response(self, msg: str) -> None:
+        """A request that is not HTTP/1.1 (a smuggling attempt, a garbled chunk, a NUL in the path): the same JSON
+        sentence as every other refusal, instead of uvicorn's bare "Invalid HTTP request received."."""
+        del msg
+        body = (b'{"detail":"The request is not well-formed HTTP/1.1 (its request line, a header or its chunked body); '
+                b'send it again with an HTTP client such as curl.","category":"request"}')
+        self.transport.write(b"".join([
+            b"HTTP/1.1 400 Bad Request\r\n", b"content-type: application/json\r\n",
+            b"content-length: ", str(len(body)).encode(), b"\r\n", b"connection: close\r\n\r\n", body]))
+        self.transport.close()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn's advice ("pip install websockets") would hand upgraded connections to a protocol the guard does
+        # not see; this agent has no WebSocket endpoint, so the request is simply served as plain HTTP.
+        log.debug("ignored an Upgrade request: this agent serves no WebSocket")
+
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type[GuardedHttpProtocol]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,20 +24,47 @@ class AgentError(Exception):
         self.category = category
 
 
+_NUMBER_ERRORS = frozenset({"less_than_equal", "greater_than_equal", "less_than", "greater_than", "finite_number",
+                            "float_parsing", "int_parsing", "int_from_float"})
+_SEND_JSON = "send a JSON object with the header Content-Type: application/json"
+
+
 def _describe(exc: RequestValidationError | ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
+        if tuple(err.get("loc", ())) == ("body",):
+            # The body as a whole: missing, or not taken as JSON (FastAPI reads a body without the JSON content
+            # type as bytes, and said only "Input should be a valid dictionary or object to extract fields from").
+            if err.get("type") == "missing":
+                return f"Invalid request: the body is missing; {_SEND_JSON}."
+            if err.get("type") in ("model_attributes_type", "dict_type"):
+                return f"Invalid request: the body is not a JSON object; {_SEND_JSON}."
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
             return "The request body is not valid JSON; send a JSON object."
         if err.get("type") == "extra_forbidden":
             msg = "is not a known field"
+        value = err.get("input")
+        # NaN passed as a number was told "should be less than or equal to 86400": say what is wrong with it.
+        if err.get("type") in _NUMBER_ERRORS and (
+                (isinstance(value, float) and not math.isfinite(value))
+                or (isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"))):
+            msg = "must be a finite number (not NaN or infinity)"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "Invalid request: " + "; ".join(parts) + "."
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Imported here: identity.py is the agent's own, errors.py is imported by every router.
+    from pa_console.agent.identity import IdentityError
+
+    @app.exception_handler(IdentityError)
+    async def _identity(_: Request, exc: IdentityError) -> JSONResponse:
+        # A key file emptied or garbled while serving: the administrator's to fix, said as such (never a 500).
+        log.error("%s", exc)
+        return JSONResponse({"detail": str(exc), "category": "key"}, status_code=409)
+
     @app.exception_handler(AgentError)
     async def _agent_error(_: Request, exc: AgentError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail, "category": exc.category}, status_code=exc.status)

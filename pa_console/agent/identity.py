@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -11,6 +12,8 @@ import os
 import secrets
 import socket
 import stat
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pa_console.agent.paths import DataDir
+from pa_console.protocol.models import is_valid_host
 from pa_console.protocol.validation import KEY_FILE_MAX_BYTES, appliance_name_problem, key_problem
 
 
@@ -38,6 +42,7 @@ class Identity:
     _ia_key: bytes | None = field(default=None, repr=False)
     _ia_stamp: tuple[int, int, int] | None = field(default=None, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -46,19 +51,42 @@ class Identity:
         return self._fingerprint
 
     def ia_key(self) -> bytes:
-        st = os.stat(self.data_dir.ia_key)
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if self._ia_key is None or stamp != self._ia_stamp:
-            self._ia_key = self.data_dir.ia_key.read_text().strip().encode()
-            self._ia_stamp = stamp
+        """The key; IdentityError (a sentence) if its file is missing or holds no usable key: an emptied file must
+        never become an empty HMAC key that anyone can prove (checked on each re-read, not only at start)."""
+        try:
+            st = os.stat(self.data_dir.ia_key)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if self._ia_key is None or stamp != self._ia_stamp:
+                self._ia_key = _usable_ia_key(self.data_dir.ia_key, self.data_dir.ia_key.read_bytes())
+                self._ia_stamp = stamp
+        except OSError as exc:
+            raise IdentityError(f"The Inter-Appliance key file {self.data_dir.ia_key} cannot be read "
+                                f"({exc.strerror}); {_SET_KEY}") from exc
         return self._ia_key
 
     def set_ia_key(self, key: str) -> None:
-        _write_secret(self.data_dir.ia_key, key.strip() + "\n")
-        self._ia_key = None
+        with self._write_lock:  # API calls run on worker threads: one key change at a time, cache cleared after
+            _write_secret(self.data_dir.ia_key, key.strip() + "\n")
+            self._ia_key = None
 
     def key_fingerprint(self) -> str:
         return key_fingerprint(self.ia_key())
+
+
+_SET_KEY = ("write the key (64 hex digits, the same on both appliances, e.g. from 'openssl rand -hex 32') into it "
+            "with mode 0600, then try again.")
+
+
+def _usable_ia_key(path: Path, raw: bytes) -> bytes:
+    try:
+        key = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        key = raw.decode("latin-1").strip()
+    problem = key_problem(key)
+    if problem:
+        where = problem.replace("The Inter-Appliance key", f"The Inter-Appliance key in {path}", 1)
+        raise IdentityError(f"{where.removesuffix('.')}; {_SET_KEY}")
+    return key.encode()
 
 
 def cert_fingerprint(cert_pem: str) -> str:
@@ -78,14 +106,21 @@ def generate_ia_key() -> str:
 
 
 def _write_secret(path: Path, text: str) -> None:
-    """Create with 0600 from the start (no window where the secret is readable by others), then replace."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Create with 0600 from the start (no window where the secret is readable by others), then replace.
+
+    A temporary file of its own per write (mkstemp: 0600, a unique name): with one shared name, twelve key
+    generations at once answered 500 to most callers, and the key left on disk was none of those answered."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 # Why this lifetime: nothing trusts this certificate because of its dates. The console and the peer pin the whole
@@ -102,7 +137,7 @@ def _make_certificate(name: str, extra_sans: list[str]) -> tuple[bytes, bytes]:
     dns = {"localhost", socket.gethostname()}
     ips: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = {ipaddress.ip_address("127.0.0.1"),
                                                                 ipaddress.ip_address("::1")}
-    for san in extra_sans:
+    for san in (s.strip() for s in extra_sans):
         try:
             ips.add(ipaddress.ip_address(san))
         except ValueError:
@@ -169,6 +204,13 @@ def create_identity(data_dir: DataDir, name: str, key_file: Path | None, sans: l
     problem = appliance_name_problem(name)
     if problem:
         raise IdentityError(problem)
+    for san in sans:
+        if not is_valid_host(san.strip()):
+            # A name with a space, a non-ASCII name or an address with a prefix made a certificate no client could
+            # match (or a traceback from the certificate library).
+            raise IdentityError(f"The --san value {san[:80]!r} is neither a host name nor an IP address; give a name "
+                                "such as pa.example.com (non-ASCII names in their xn-- form) or an address such as "
+                                "192.0.2.10.")
     ia_key = read_key_file(key_file) if key_file is not None else generate_ia_key()
     data_dir.root.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir.root, 0o700)
@@ -192,9 +234,20 @@ def check_permissions(data_dir: DataDir) -> None:
                                 f"run 'chmod 600 {path}' and check who may have copied it.")
 
 
+def _check_complete(data_dir: DataDir, paths: list[Path]) -> None:
+    for path in paths:
+        if not path.is_file():
+            raise IdentityError(f"The appliance identity in {data_dir.root} is incomplete: "
+                                f"{path.relative_to(data_dir.root)} is missing; restore DATA_DIR from a backup copy, "
+                                "or make a new identity in an empty folder with 'pa-agent init'.")
+
+
 def load_identity(data_dir: DataDir, *, check: bool = True) -> Identity:
+    """With `check` (serving, and commands that change DATA_DIR): every secret file present, private, and the
+    Inter-Appliance key usable."""
     if not data_dir.identity.exists():
         raise IdentityError(f"{data_dir.root} holds no appliance identity; run 'pa-agent init {data_dir.root}' first.")
+    _check_complete(data_dir, [data_dir.cert, *data_dir.secret_files()] if check else [data_dir.cert])
     if check:
         check_permissions(data_dir)
     try:
@@ -206,4 +259,7 @@ def load_identity(data_dir: DataDir, *, check: bool = True) -> Identity:
         raise IdentityError(f"The appliance identity in {data_dir.root} is damaged ({data_dir.identity.name} or "
                             f"tls/cert.pem cannot be read); restore DATA_DIR from a backup copy, or make a new "
                             f"identity in an empty folder with 'pa-agent init'.") from exc
-    return Identity(data_dir, name, token, cert_pem)
+    identity = Identity(data_dir, name, token, cert_pem)
+    if check:
+        identity.ia_key()  # IdentityError with a sentence for an empty or garbled key file
+    return identity

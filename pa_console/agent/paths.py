@@ -41,6 +41,11 @@ class DataDir:
         return self.root / "listen.json"
 
     @property
+    def serve_lock(self) -> Path:
+        """Locked (flock) by the one `pa-agent serve` of this DATA_DIR while it runs; holds its pid."""
+        return self.root / "serve.lock"
+
+    @property
     def log(self) -> Path:
         return self.root / "agent.log"
 

@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pa_console.agent.errors import AgentError
@@ -25,6 +27,26 @@ log = logging.getLogger(__name__)
 
 KEYS_DIFFER = ("The Inter-Appliance keys of the two appliances differ; compare their fingerprints on the Security "
                "page of both appliances and set the same key on both.")
+
+
+@contextmanager
+def changing(runtime: AgentRuntime, *, asked_here: bool) -> Iterator[None]:
+    """One relationship change at a time on an appliance. Two administrators establishing in opposite directions at
+    once left one appliance "primary, paired" with a peer that was standalone (its own establish, undone, removed the
+    relationship its confirm handler had just recorded): two active sites. Now the second change, here or the
+    peer's half of one, is refused at once, and each side undoes only its own."""
+    if runtime.relationship_changing:
+        if asked_here:
+            raise AgentError(409, f"A relationship change asked earlier is still under way on {runtime.name}; wait "
+                                  "for its answer, then check GET /api/v1/failover/relationship before asking again.",
+                             "busy")
+        raise AgentError(409, f"{runtime.name} is itself establishing or breaking a failover relationship; nothing "
+                              "was changed. Wait for that to finish, then try again.", "busy")
+    runtime.relationship_changing = True
+    try:
+        yield
+    finally:
+        runtime.relationship_changing = False
 
 
 def _now() -> str:
@@ -56,6 +78,11 @@ def info(runtime: AgentRuntime, detail: str | None = None) -> RelationshipInfo:
 
 async def establish(runtime: AgentRuntime, req: RelationshipRequest) -> RelationshipInfo:
     """On the intended primary: prove the keys match both ways, check versions, then both sides record."""
+    with changing(runtime, asked_here=True):
+        return await _establish(runtime, req)
+
+
+async def _establish(runtime: AgentRuntime, req: RelationshipRequest) -> RelationshipInfo:
     if runtime.relationship is not None:
         raise AgentError(409, "This appliance is already in a failover relationship; break it first "
                               "(Break Failover Relationships) to make a new one.")
@@ -148,6 +175,11 @@ def address_fate(runtime: AgentRuntime, left: authority.Left) -> str:
 
 
 async def break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
+    with changing(runtime, asked_here=True):
+        return await _break_relationship(runtime)
+
+
+async def _break_relationship(runtime: AgentRuntime) -> dict[str, Any]:
     rel = runtime.relationship
     if rel is None:
         raise AgentError(404, "This appliance is in no failover relationship; there is nothing to break.")

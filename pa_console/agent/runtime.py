@@ -37,6 +37,8 @@ from pa_console.protocol.models import (
 
 log = logging.getLogger(__name__)
 
+SETTINGS_KEY = "failover_settings"  # this appliance's failover settings in the local store (never synchronised)
+
 
 class Service(Protocol):
     async def start(self) -> None: ...
@@ -67,6 +69,9 @@ class AgentRuntime:
         self.no_pull_alert: Any = None
         self.scrub: Any = None  # the scrub service (pa_console.agent.scrub.service), for POST /site/verify
         self.handshakes = PendingHandshakes()
+        # An establish or break runs on this appliance (relationship.changing): a second one, or the peer's half of
+        # one asked on the other appliance, is refused at once instead of racing it.
+        self.relationship_changing = False
 
     # -- persisted state ----------------------------------------------------------------------------------------
     @property
@@ -112,11 +117,11 @@ class AgentRuntime:
 
     @property
     def settings(self) -> FailoverSettings:
-        raw = self.local.get("failover_settings")
+        raw = self.local.get(SETTINGS_KEY)
         return FailoverSettings.model_validate(raw) if raw else FailoverSettings()
 
     def save_settings(self, settings: FailoverSettings) -> None:
-        self.local.set("failover_settings", settings.model_dump(mode="json"))
+        self.local.set(SETTINGS_KEY, settings.model_dump(mode="json"))
 
     @property
     def relationship(self) -> RelationshipRecord | None:

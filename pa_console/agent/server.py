@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import logging.handlers
@@ -32,7 +33,7 @@ from pa_console.agent.paths import DataDir
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.sd_notify import notify, stderr_is_journal, watchdog_interval_s, watchdog_pings
 from pa_console.agent.services import install_services
-from pa_console.agent.store.db import Database
+from pa_console.agent.store.db import Database, StoreError, store_problem
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ def _configure_logging(data_dir: DataDir, level: str) -> None:
     stderr and DATA_DIR/agent.log, rotated."""
     root = logging.getLogger()
     root.setLevel(level.upper())
+    # The log names peers, addresses and what went wrong: for this appliance's administrators only (0600, as the
+    # rest of DATA_DIR; rotated files keep the mode).
+    if data_dir.log.exists():
+        os.chmod(data_dir.log, 0o600)
     stream = logging.StreamHandler()
     handlers: list[logging.Handler] = [stream]
     if stderr_is_journal():
@@ -144,8 +149,8 @@ def harden_tls(ctx: ssl.SSLContext) -> None:
 
 def open_store(data_dir: DataDir) -> Database:
     """The store, or one sentence that says what to do when it is damaged (never a raw sqlite3 traceback)."""
+    db = Database(data_dir.db)  # StoreError with a sentence when SQLite cannot open it
     try:
-        db = Database(data_dir.db)
         conn = db.connect()
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("SELECT key FROM local LIMIT 1").fetchall()
@@ -153,18 +158,36 @@ def open_store(data_dir: DataDir) -> Database:
         db.blobs.collect(conn)
         return db
     except sqlite3.DatabaseError as exc:
-        from pa_console.agent.cli import CliError
-
-        raise CliError(f"The store {data_dir.db} is damaged ({exc}); restore it from a backup copy, or on a backup "
-                       f"appliance move it aside (the next sync after re-establishing fetches the data again), "
-                       f"then start pa-agent again.") from exc
+        db.close()
+        raise StoreError(store_problem(data_dir.db, exc)) from exc
 
 
 def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def hold_data_dir(data_dir: DataDir) -> int:
+    """One `serve` per DATA_DIR: a second one ran beside the first on the same store (two failover monitors, two
+    sync engines, both after the shared address) and, when stopped, removed the first one's listen.json. The lock
+    is the kernel's (flock): a killed agent never leaves it behind. Returns the descriptor, kept open until exit."""
+    fd = os.open(data_dir.serve_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        from pa_console.agent.cli import CliError
+
+        raise CliError(f"Another pa-agent (pid {other}) already serves {data_dir.root}; stop it first (e.g. "
+                       "'systemctl stop pa-agent'), or give the DATA_DIR of another appliance.") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> int:
+    # Everything the agent creates in DATA_DIR (log, split-brain copies, staging, listen.json) is its own: 0600.
+    os.umask(0o077)
     identity = load_identity(data_dir)
     _configure_logging(data_dir, log_level)
     tune_for_bulk_transfer()
@@ -175,6 +198,11 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
 
         raise CliError(f"Cannot listen on {format_address(host, port)}: {exc.strerror}; "
                        "choose another address or port.") from exc
+    try:
+        hold_data_dir(data_dir)  # after the bind: a port in use is said as such, whoever holds it
+    except BaseException:
+        sock.close()
+        raise
     actual_port = sock.getsockname()[1]
     listen = format_address(host, actual_port)
     db = open_store(data_dir)
@@ -192,7 +220,15 @@ def serve(data_dir: DataDir, host: str, port: int, log_level: str = "info") -> i
                             log_config=None, access_log=False, lifespan="on",
                             # Event streams never end by themselves; don't let them hold up a stop.
                             timeout_graceful_shutdown=3)
-    config.load()
+    try:
+        config.load()
+    except ssl.SSLError as exc:
+        db.close()
+        from pa_console.agent.cli import CliError
+
+        raise CliError(f"The TLS key or certificate in {data_dir.cert.parent} cannot be loaded ({exc.reason or exc}); "
+                       "restore DATA_DIR from a backup copy, or make a new identity in an empty folder with "
+                       "'pa-agent init'.") from exc
     assert config.ssl is not None
     harden_tls(config.ssl)
     log.info("up to %d connections (open files limit %d)", guard.max_connections, fd_limit)

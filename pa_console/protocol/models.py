@@ -370,7 +370,18 @@ class SharedAddress(_Strict):
         except ValueError as exc:
             raise ValueError("must be an IP address such as 10.0.0.100") from exc
 
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, value: str | None) -> str | None:
+        # Passed to `ip ... dev NAME` and `arping -I NAME` (argument lists, never a shell): a Linux interface name,
+        # and never one that starts with '-', which the tools could read as an option.
+        if value is not None and not _INTERFACE.fullmatch(value):
+            raise ValueError("must be a network interface name such as eth0 (letters, digits, '.', '_', ':', '@' "
+                             "or '-', not starting with '-')")
+        return value
 
+
+_INTERFACE = re.compile(r"[A-Za-z0-9_.:@][A-Za-z0-9_.:@-]{0,14}")
 TsigAlgorithm = Literal["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]
 _DNS_LABELS = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)"
                          r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$")

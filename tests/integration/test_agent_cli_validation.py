@@ -30,6 +30,11 @@ INIT_CASES = [
     (["--key-file", "{tmp}/same.key"], "not random enough"),
     (["--key-file", "{tmp}/huge.key"], "larger than 4096 bytes"),
     (["--key-file", "{tmp}"], "not a regular file"),
+    # Found by probing: a non-ASCII name was a traceback, the others made certificates no client could match.
+    (["--san", "é.example"], "neither a host name nor an IP address"),
+    (["--san", "bad name"], "neither a host name nor an IP address"),
+    (["--san", "192.0.2.1/24"], "neither a host name nor an IP address"),
+    (["--san", ""], "neither a host name nor an IP address"),
 ]
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from pa_console.agent.identity import IdentityError, create_identity, read_key_file
 from pa_console.agent.paths import DataDir
-from pa_console.protocol.models import EmailConfigUpdate, KeyUpdate
+from pa_console.protocol.models import EmailConfigUpdate, KeyUpdate, SharedAddress
 from pa_console.protocol.validation import appliance_name_problem, email_problem, key_problem
 
 GOOD_NAMES = ["appliance-a", "PA 1", "site_2.example", "a", "x" * 63, "Gerät-7"]
@@ -152,3 +152,15 @@ def test_recipients(recipients: list[str], says: str | None) -> None:
 def test_sender_is_one_address(sender: str) -> None:
     with pytest.raises(ValidationError):
         EmailConfigUpdate(sender=sender)
+
+
+@pytest.mark.parametrize("interface", ["-bad", "bad name", "eth0\n", "", "a/b", "x" * 16, "é0"])
+def test_shared_address_interface_names_are_refused_in_a_sentence(interface: str) -> None:
+    # Found by probing: "-bad name" was stored and would reach `ip ... dev` and `arping -I`.
+    with pytest.raises(ValidationError, match=r"network interface name such as eth0|at most 15 characters"):
+        SharedAddress(driver="iproute2", address="10.0.0.100", interface=interface)
+
+
+@pytest.mark.parametrize("interface", ["eth0", "ens3", "br-lan", "veth1@if2", "eth0.100", "wlan0:1", None])
+def test_shared_address_takes_real_interface_names(interface: str | None) -> None:
+    assert SharedAddress(driver="iproute2", address="10.0.0.100", interface=interface).interface == interface

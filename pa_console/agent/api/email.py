@@ -26,17 +26,28 @@ def put_email(body: EmailConfigUpdate, runtime: Runtime) -> EmailConfig:
         # The backup's copy is overwritten by every sync; an edit here would silently vanish.
         raise AgentError(409, "This appliance is a backup: it receives the email configuration from its primary "
                               "with each sync. Change it on the primary.")
-    if body.ca_file:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if changes.get("ca_file"):
         try:
-            check_ca_file(body.ca_file)
+            check_ca_file(changes["ca_file"])
         except CaFileError as exc:
             raise AgentError(422, str(exc)) from exc
-    current: dict[str, Any] = runtime.site.get_setting(EMAIL_SETTING) or {}
-    new = body.model_dump(mode="json")
-    if body.password is None:
-        new["password"] = current.get("password", "")
-    runtime.site.set_setting(EMAIL_SETTING, new)
-    runtime.bus.publish(EmailChanged(host=body.host, port=body.port, recipients=body.recipients))
+    known = EmailConfigUpdate.model_fields
+
+    def merge(stored: Any) -> dict[str, Any]:
+        # Partial, as PUT /failover/settings is: a field left out keeps its stored value (a PUT of only the
+        # recipients used to wipe the server, sender and password). The console sends every field. Merged inside
+        # the write transaction, with what is stored now: two PUTs at once never lose one another.
+        current: dict[str, Any] = stored or {}
+        new = EmailConfigUpdate().model_dump(mode="json") | {k: v for k, v in current.items() if k in known} | changes
+        if new.get("password") is None:
+            new["password"] = current.get("password", "")
+        EmailConfigUpdate.model_validate(new)
+        return new
+
+    new: dict[str, Any] = runtime.site.update_setting(EMAIL_SETTING, merge)
+    merged = EmailConfigUpdate.model_validate(new)
+    runtime.bus.publish(EmailChanged(host=merged.host, port=merged.port, recipients=merged.recipients))
     return public_config(new)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from pa_console.agent.auth import Admin, Runtime
+from pa_console.agent.auth import Admin, Runtime, bearer, principal_of
 from pa_console.agent.runtime import AgentRuntime
+from pa_console.agent.tokens import TokenStore
 from pa_console.protocol.models import Event
 
 router = APIRouter(dependencies=[Admin])
@@ -24,12 +25,27 @@ def format_sse(event: Event) -> bytes:
     return f"id: {event.id}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
 
 
-async def _stream(runtime: AgentRuntime, request: Request, after: int, follow: bool) -> AsyncIterator[bytes]:
+def _still_allowed(request: Request) -> Callable[[], bool]:
+    """Whether the stream's caller may still read: a named token revoked while its stream is open (the front door
+    checked it once, at the start) must not go on receiving events; it did, for as long as it stayed connected."""
+    principal = principal_of(request)
+    token = bearer(request)
+    if principal is None or principal.kind != "token" or token is None:
+        return lambda: True  # the appliance's own token (identity.json) is not revoked while serving
+    tokens: TokenStore = request.app.state.tokens
+    return lambda: tokens.authenticate(token) is not None
+
+
+async def _stream(runtime: AgentRuntime, request: Request, after: int, follow: bool,
+                  allowed: Callable[[], bool] = lambda: True) -> AsyncIterator[bytes]:
     waiter = runtime.bus.waiter()
     idle = 0.0
     try:
         yield b"retry: 2000\n\n"
         while True:
+            # Inline: a stat and a hash (the token file is re-read only when it changed), not worth a thread hop.
+            if not allowed():
+                return  # revoked: the client's reconnection then gets 401
             waiter.clear()
             batch = await asyncio.to_thread(runtime.bus.store.after, after)
             for event in batch:
@@ -75,5 +91,6 @@ async def events(runtime: Runtime, request: Request,
         after = _last_event_id(request.headers.get("last-event-id", ""))
     if after is None:
         after = await asyncio.to_thread(runtime.bus.store.last_id)
-    return StreamingResponse(_stream(runtime, request, after, follow), media_type="text/event-stream",
+    return StreamingResponse(_stream(runtime, request, after, follow, _still_allowed(request)),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
@@ -21,7 +21,8 @@ from pa_console.agent.identity import cert_fingerprint
 from pa_console.agent.peer import handshake
 from pa_console.agent.peer.auth import PeerAuth
 from pa_console.agent.peer.client import PeerClient, PeerError
-from pa_console.agent.relationship import KEYS_DIFFER, break_locally, record
+from pa_console.agent.relationship import KEYS_DIFFER, break_locally, changing, record
+from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.sync import feed
 from pa_console.protocol.constants import PRODUCT_VERSION, SCHEMA_VERSION
 from pa_console.protocol.events import SyncFailed, SyncFinished
@@ -29,6 +30,12 @@ from pa_console.protocol.models import Endpoint, Role, SyncReport, SyncStatus
 
 router = APIRouter(prefix="/peer")
 _MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger number would raise OverflowError deep in the store
+# Epochs a peer may tell: room above for every role change to add one (a peer's epoch + 1 is stored).
+MAX_EPOCH = 2**62
+# A recording's id (32 hex digits today) and the chunk a pull resumes at: bounded, so that a negative or huge start
+# cannot plan a stream of chunks that do not exist (it promised 1.3 MB, then failed mid-body with EINVAL, or 500).
+MAX_RECORDING_ID = 64
+MAX_CHUNK_INDEX = 2**40
 
 
 class Hello(BaseModel):
@@ -39,7 +46,7 @@ class Hello(BaseModel):
     schema_version: int = Field(ge=0, le=1_000_000)
     primary_cert_pem: str = Field(max_length=20_000)
     reverse: Endpoint
-    epoch: int = Field(ge=0, le=_MAX_INT)
+    epoch: int = Field(ge=0, le=MAX_EPOCH)
 
 
     @field_validator("primary_name")
@@ -55,7 +62,7 @@ class Confirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nonce_b: str = Field(min_length=32, max_length=128)
     proof: str = Field(min_length=64, max_length=64)
-    epoch: int = Field(ge=0, le=_MAX_INT)
+    epoch: int = Field(ge=0, le=MAX_EPOCH)
 
 
 @router.post("/hello")
@@ -85,6 +92,11 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
                                        runtime.identity.fingerprint)
     if not handshake.same(body.proof, expected):
         raise AgentError(403, KEYS_DIFFER, "key")
+    with changing(runtime, asked_here=False):
+        return await _confirm(runtime, body, key, pending)
+
+
+async def _confirm(runtime: AgentRuntime, body: Confirm, key: bytes, pending: dict[str, Any]) -> dict[str, Any]:
     if runtime.relationship is not None or runtime.role != Role.STANDALONE:
         raise AgentError(409, f"The backup appliance {runtime.name!r} is already in a failover relationship; break "
                               "that relationship on it first.")
@@ -108,15 +120,20 @@ async def confirm(body: Confirm, runtime: Runtime) -> dict[str, Any]:
 @router.get("/ping", dependencies=[PeerAuth])
 def ping(runtime: Runtime) -> dict[str, Any]:
     role, epoch = runtime.role_epoch()
-    return {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION,
-            "store_id": feed.store_id(runtime.db.connect())}
+    answer: dict[str, Any] = {"name": runtime.name, "role": role.value, "epoch": epoch, "version": PRODUCT_VERSION,
+                              "store_id": feed.store_id(runtime.db.connect())}
+    if role == Role.BACKUP:
+        # Whether this backup's copy may become the site: a primary asked to swap reads it before stepping down.
+        answer["copy_complete"], answer["copy_detail"] = runtime.copy_state()
+        answer["site_sha256"] = runtime.site.digest_sha256()  # same data as the primary's, whatever the copy's age
+    return answer
 
 
 class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=200)
     role: Role
-    epoch: int = Field(ge=0)
+    epoch: int = Field(ge=0, le=MAX_EPOCH)
 
 
 @router.post("/heartbeat", dependencies=[PeerAuth])
@@ -153,6 +170,8 @@ def peer_sync_now(runtime: Runtime) -> dict[str, Any]:
 @router.post("/pulled", dependencies=[PeerAuth])
 def peer_pulled(body: SyncReport, runtime: Runtime) -> dict[str, Any]:
     """The backup tells the primary how its pull went, so the primary's health and console show it too."""
+    if body.primary_seq is not None and not 0 <= body.primary_seq <= _MAX_INT:
+        raise AgentError(422, f"primary_seq must be a change number from 0 to {_MAX_INT}.")
     report = body.model_dump(mode="json")
     if body.status == SyncStatus.OK and body.primary_store and body.primary_seq is not None \
             and body.primary_store == feed.store_id(runtime.db.connect()):
@@ -194,7 +213,8 @@ async def changes(runtime: Runtime, since: int = Query(ge=0, le=_MAX_INT), store
 
 class BlobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[tuple[str, int]] = Field(max_length=100_000)
+    items: list[tuple[Annotated[str, Field(min_length=1, max_length=MAX_RECORDING_ID)],
+                      Annotated[int, Field(ge=0, le=MAX_CHUNK_INDEX)]]] = Field(max_length=100_000)
 
 
 @router.post("/blobs", dependencies=[PeerAuth])

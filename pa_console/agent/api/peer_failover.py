@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from pa_console.agent.api.peer import MAX_EPOCH
 from pa_console.agent.auth import Runtime
 from pa_console.agent.failover import manual
 from pa_console.agent.failover.service import FailoverService
@@ -20,13 +21,13 @@ class StepDown(BaseModel):
     requested_by: str = Field(max_length=200)
     # What the backup holds of this primary's store (its last applied sync): what is above it diverged.
     store_id: str | None = Field(default=None, max_length=64)
-    seq: int | None = Field(default=None, ge=0)
+    seq: int | None = Field(default=None, ge=0, le=2**63 - 1)  # SQLite's largest integer
 
 
 class BecomePrimary(BaseModel):
     model_config = ConfigDict(extra="forbid")
     requested_by: str = Field(max_length=200)
-    epoch: int = Field(ge=0, le=2**63 - 1)
+    epoch: int = Field(ge=0, le=MAX_EPOCH)  # the promotion stores epoch + 1
 
 
 @router.post("/step-down")

@@ -3,11 +3,19 @@
 The order always avoids two primaries: the primary steps down (stops serving the shared address) first, then the
 other side is promoted at a higher epoch. A failure between the two leaves no primary for a moment, never two,
 and the side that asked puts things back as they were.
+
+One role change asked at a time per appliance (`FailoverService.role_change_asked`): a second request while one runs
+is refused at once. Two consoles asking opposite swaps of the two appliances at the same moment each held its own
+transition lock while waiting for the other's: both waited 30 s, and the primary then answered "stayed the primary"
+although it had become the backup. Now the peer's half refuses at once while a change asked on its own side runs,
+and the side that asked takes that refusal as final (nothing changed), never as a step-down whose answer was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pa_console.agent.errors import AgentError
@@ -26,7 +34,35 @@ def _steps_text(steps: list[StepResult]) -> str:
     return "" if not failed else " Problems: " + " ".join(f"{s.step}: {s.detail}" for s in failed)
 
 
+@contextmanager
+def _asked(service: FailoverService) -> Iterator[None]:
+    """Mark a role change asked on this appliance as running; refuse a second one (checked and set in one step of
+    the event loop: no await between)."""
+    if service.role_change_asked:
+        raise AgentError(409, f"A role change asked earlier is still under way on {service.runtime.name}; wait for "
+                              "its answer, then check the role (GET /api/v1/failover/health) before asking again.",
+                         "busy")
+    service.role_change_asked = True
+    try:
+        yield
+    finally:
+        service.role_change_asked = False
+
+
+def _refuse_if_asking(service: FailoverService) -> None:
+    """The peer's half: a swap asked on this appliance is running, so the peer's opposite request must not wait
+    for it (each side would hold its own lock while waiting for the other's)."""
+    if service.role_change_asked:
+        raise AgentError(409, f"{service.runtime.name} is itself in the middle of a role change asked on it; "
+                              "nothing was changed. Wait for that change to finish, then ask again.", "busy")
+
+
 async def request_role(service: FailoverService, req: RoleRequest) -> RoleResult:
+    with _asked(service):
+        return await _request_role(service, req)
+
+
+async def _request_role(service: FailoverService, req: RoleRequest) -> RoleResult:
     runtime = service.runtime
     wanted = Role(req.role)
     rel = runtime.relationship
@@ -55,6 +91,15 @@ async def request_role(service: FailoverService, req: RoleRequest) -> RoleResult
         return await _planned_takeover(service, client, peer, answer, req.sync_first)
     if answer is None:
         return await _forced_step_down(service, peer)
+    if answer.get("copy_complete") is False and not req.sync_first and not req.force \
+            and answer.get("site_sha256") != await asyncio.to_thread(runtime.site.digest_sha256):
+        # Asked on the primary, the same rule as asked on the backup: a backup without a complete copy would serve
+        # an empty or partial site (a never-synced backup became primary with 0 of 50 sessions). A backup that
+        # holds exactly this appliance's site data (the old primary, just after a swap) may take it back.
+        detail = str(answer.get("copy_detail") or "It holds no complete copy of the site data.")
+        raise AgentError(409, f"The backup {peer} answers: {detail} Swap with sync_first (a last sync makes the "
+                              "copy complete first), or repeat with force to swap anyway; nothing was changed.",
+                         "sync")
     return await _planned_step_down(service, client, peer, req.sync_first)
 
 
@@ -74,6 +119,8 @@ async def _planned_takeover(service: FailoverService, client: PeerClient, peer: 
     runtime = service.runtime
     synced = await _last_sync(service) if sync_first else ""
     async with service.transition:
+        if (already := _meanwhile(service, Role.PRIMARY)) is not None:
+            return already
         try:
             holds = runtime.local.get("sync_state") or {}
             stepped = await client.request("POST", "/peer/failover/step-down", json={
@@ -81,7 +128,13 @@ async def _planned_takeover(service: FailoverService, client: PeerClient, peer: 
                 timeout=30)
             peer_epoch: int | None = int(stepped["epoch"])
         except PeerError as exc:
-            peer_epoch = await _stepped_down_anyway(client)
+            # A 4xx is the peer's definite "no" (it is busy with a change of its own, or not the primary): nothing
+            # happened there. Only a lost answer (no status, or a 5xx) may hide a step-down that did happen.
+            refused = exc.status is not None and exc.status < 500
+            peer_epoch = None if refused else await _stepped_down_anyway(client)
+            if refused:
+                raise AgentError(409, f"The primary {peer} refused to step down ({exc}); nothing was changed here.",
+                                 "peer") from exc
             if peer_epoch is None:
                 raise AgentError(502, f"The primary {peer} did not step down ({exc}); nothing was changed here.",
                                  "peer") from exc
@@ -116,9 +169,22 @@ def site_holds(service: FailoverService, copy_state: tuple[bool, str]) -> str:
     return f"{holds} WARNING: {copy}"
 
 
+def _meanwhile(service: FailoverService, wanted: Role) -> RoleResult | None:
+    """Inside `transition`: the role this request asks for came about while it waited (an automatic takeover, a
+    fence, the peer's swap). Promoting again would raise the epoch twice and report a second takeover."""
+    runtime = service.runtime
+    role, epoch = runtime.role_epoch()
+    if role != wanted:
+        return None
+    return RoleResult(role=role, epoch=epoch, detail=f"{runtime.name} became the {role.value} while this request "
+                                                     f"waited (now at epoch {epoch}); nothing more was done.")
+
+
 async def _forced_takeover(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
+        if (already := _meanwhile(service, Role.PRIMARY)) is not None:
+            return already
         copy_state = await asyncio.to_thread(runtime.copy_state)  # what this backup held, before it is primary
         epoch, steps = await promote(runtime, service.site, f"forced takeover: {peer} unreachable",
                                      service.monitor.peer_epoch + 1, how="forced")
@@ -145,6 +211,8 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
             await asyncio.to_thread(record_confirmed, runtime, str(report["primary_store"]),
                                     int(report["primary_seq"]))
     async with service.transition:
+        if (already := _meanwhile(service, Role.BACKUP)) is not None:
+            return already
         epoch = (await service.step_down(f"planned swap: {peer} becomes the primary")).epoch
         try:
             await client.request("POST", "/peer/failover/become-primary",
@@ -161,6 +229,8 @@ async def _planned_step_down(service: FailoverService, client: PeerClient, peer:
 async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
     runtime = service.runtime
     async with service.transition:
+        if (already := _meanwhile(service, Role.BACKUP)) is not None:
+            return already
         epoch = (await service.step_down(f"forced step-down: {peer} unreachable")).epoch
     return RoleResult(role=Role.BACKUP, epoch=epoch,
                       detail=f"{runtime.name} is now a backup and stopped serving the shared address; {peer} "
@@ -171,6 +241,7 @@ async def _forced_step_down(service: FailoverService, peer: str) -> RoleResult:
 async def step_down_for_peer(service: FailoverService, requested_by: str, store_id: str | None = None,
                              seq: int | None = None) -> dict[str, Any]:
     runtime = service.runtime
+    _refuse_if_asking(service)
     if store_id and seq is not None:
         await asyncio.to_thread(record_confirmed, runtime, store_id, seq)  # ignored if it is another store's
     async with service.transition:
@@ -184,6 +255,7 @@ async def step_down_for_peer(service: FailoverService, requested_by: str, store_
 
 async def become_primary_for_peer(service: FailoverService, requested_by: str, peer_epoch: int) -> dict[str, Any]:
     runtime = service.runtime
+    _refuse_if_asking(service)
     async with service.transition:
         if runtime.role == Role.PRIMARY:
             return {"epoch": runtime.epoch, "role": Role.PRIMARY.value, "steps": []}

@@ -54,6 +54,9 @@ class FailoverService:
         self.site = SharedSite(runtime)
         self.monitor = FailoverMonitor(self)
         self.transition = asyncio.Lock()
+        # A role change asked on this appliance (console, API) is running: the peer's opposite request is refused at
+        # once rather than left waiting for `transition` (manual.py).
+        self.role_change_asked = False
         self.ready = False  # False until the start-up split-brain check is done: no serving before
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitor_wake = asyncio.Event()

@@ -43,6 +43,20 @@ class StoreError(Exception):
     """The store cannot be used as it is, phrased for the administrator."""
 
 
+def store_problem(path: Path, exc: sqlite3.Error) -> str:
+    """One sentence for a store SQLite cannot open or read: a folder it may not write is not a damaged store."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return (f"The store {path} is locked by another process ({exc}); stop the other pa-agent command that uses "
+                "this DATA_DIR, then try again.")
+    if isinstance(exc, sqlite3.OperationalError) and ("unable to open" in text or "readonly" in text
+                                                      or "read-only" in text):
+        return (f"The store {path} cannot be opened for writing ({exc}); make DATA_DIR and its files writable by "
+                "the user that runs pa-agent (a read-only disk, or files of another user), then try again.")
+    return (f"The store {path} is damaged ({exc}); restore it from a backup copy, or on a backup appliance move it "
+            "aside (the next sync after re-establishing fetches the data again), then start pa-agent again.")
+
+
 class Database:
     """Opens one connection per thread; SQLite serialises writers, WAL lets readers go on meanwhile."""
 
@@ -53,7 +67,11 @@ class Database:
         self._lock = threading.Lock()
         _private(path)
         self.blobs = blobs.for_path(path)
-        self.migrate()
+        try:
+            self.migrate()
+        except sqlite3.DatabaseError as exc:  # a damaged file, a read-only folder: a sentence, not a traceback
+            self.close()
+            raise StoreError(store_problem(path, exc)) from exc
 
     def connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,15 @@ class SiteStore:
             check_writable(conn)
             upsert_rows(conn, "site_settings", [(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())])
 
+    def update_setting(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """Read, change and write one setting in one write transaction: two PUTs at once never lose one another."""
+        with self.db.write() as conn:
+            check_writable(conn)
+            row = conn.execute("SELECT value FROM site_settings WHERE key = ?", (key,)).fetchone()
+            value = change(orjson.loads(row[0]) if row else None)
+            upsert_rows(conn, "site_settings", [(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())])
+        return value
+
     # -- users and sessions ---------------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, email: str, role: str) -> None:
         with self.db.write() as conn:
@@ -193,6 +202,11 @@ class SiteStore:
     def digest(self) -> SiteDigest:
         with self.db.read() as conn:
             return digest_in(conn)
+
+    def digest_sha256(self) -> str:
+        """The digest alone (one row read, unlike `digest`'s counts): equal on two appliances exactly when their
+        rows' recorded hashes are."""
+        return digest_hex(get_digest_sum(self.db.connect()))
 
     def last_seq(self) -> int:
         return int(meta_get(self.db.connect(), "last_seq", "0"))

@@ -8,6 +8,7 @@ password does.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,6 +20,18 @@ STORE_KEY = "dns_swing_tsig_secret"
 def tsig_secret(runtime: AgentRuntime) -> str | None:
     value = runtime.local.get(STORE_KEY)
     return str(value) if value else None
+
+
+def as_stored(changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a settings PUT's changes as the settings will hold them (the secret replaced by its flag), so that
+    the merged settings can be validated before anything, the secret included, is stored: a PUT refused with 422
+    changed the stored secret, or deleted it while the settings still said `tsig_secret_set`."""
+    out = copy.deepcopy(changes)
+    dns_swing = out.get("dns_swing")
+    if isinstance(dns_swing, dict):
+        dns_swing.pop("tsig_secret", None)
+        dns_swing["tsig_secret_set"] = True
+    return out
 
 
 def take_write_only_secrets(runtime: AgentRuntime, changes: dict[str, Any]) -> None:

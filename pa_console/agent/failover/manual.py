@@ -130,11 +130,10 @@ async def _planned_takeover(service: FailoverService, client: PeerClient, peer: 
         except PeerError as exc:
             # A 4xx is the peer's definite "no" (it is busy with a change of its own, or not the primary): nothing
             # happened there. Only a lost answer (no status, or a 5xx) may hide a step-down that did happen.
-            refused = exc.status is not None and exc.status < 500
-            peer_epoch = None if refused else await _stepped_down_anyway(client)
-            if refused:
+            if exc.status is not None and exc.status < 500:
                 raise AgentError(409, f"The primary {peer} refused to step down ({exc}); nothing was changed here.",
                                  "peer") from exc
+            peer_epoch = await _stepped_down_anyway(client)
             if peer_epoch is None:
                 raise AgentError(502, f"The primary {peer} did not step down ({exc}); nothing was changed here.",
                                  "peer") from exc

@@ -81,20 +81,22 @@ def outstanding(conn: sqlite3.Connection, damage: Damage) -> tuple[Damage, list[
         left.recordings.append(entry)
         hashes.append(bytes(row[1]))
     for kind, key in damage.rows:
-        cols = KINDS[kind]
-        found = conn.execute(f"SELECT rowid, rh FROM {kind} WHERE {cols[0]} = ?", (key,)).fetchone()  # noqa: S608  # nosec B608
-        if found is None:
-            continue
-        try:
-            values = conn.execute(f"SELECT {', '.join(cols)} FROM {kind} WHERE rowid = ?",  # noqa: S608  # nosec B608
-                                  (found[0],)).fetchone()
-        except sqlite3.OperationalError:  # text that is no longer UTF-8: still damaged
-            values = None
-        if values is not None and row_hash(kind, values) == found[1]:
+        found = conn.execute(f"SELECT rowid, rh FROM {kind} WHERE {KINDS[kind][0]} = ?", (key,)).fetchone()  # noqa: S608  # nosec B608
+        if found is None or hashes_to(conn, kind, found[0], found[1]):
             continue
         left.rows.append((kind, key))
         hashes.append(bytes(found[1]))
     return left, hashes
+
+
+def hashes_to(conn: sqlite3.Connection, kind: str, rowid: int, rh: bytes) -> bool:
+    """The row's values, as stored now, hash to `rh` (its recorded hash): it is whole."""
+    try:
+        values = conn.execute(f"SELECT {', '.join(KINDS[kind])} FROM {kind} WHERE rowid = ?",  # noqa: S608  # nosec B608
+                              (rowid,)).fetchone()
+    except sqlite3.OperationalError:  # text that is no longer UTF-8: damaged
+        return False
+    return values is not None and row_hash(kind, values) == bytes(rh)
 
 
 def site_digest(conn: sqlite3.Connection) -> SiteDigest:

@@ -21,7 +21,7 @@ import aiohttp
 from pa_console.agent.peer.client import PeerClient, PeerError
 from pa_console.agent.runtime import AgentRuntime
 from pa_console.agent.scrub import damage as damage_record
-from pa_console.agent.scrub.damage import Damage
+from pa_console.agent.scrub.damage import Damage, hashes_to
 from pa_console.agent.store import blobs
 from pa_console.agent.store.rows import KINDS, row_hash
 
@@ -120,7 +120,7 @@ def _put_rows(rt: AgentRuntime, wanted: dict[int, tuple[str, str]],
                 continue  # not asked for
             found = conn.execute(f"SELECT rh FROM {kind} WHERE seq = ?", (seq,)).fetchone()  # noqa: S608  # nosec B608
             # A row written again since the scrub has a new change number: it is no longer here to restore.
-            if found is None or row_hash(kind, values) != bytes(found[0]) or _whole(conn, kind, seq, found[0]):
+            if found is None or row_hash(kind, values) != bytes(found[0]) or hashes_to(conn, kind, seq, found[0]):
                 continue
             assignments = ", ".join(f"{col} = ?" for col in KINDS[kind])
             try:
@@ -134,16 +134,6 @@ def _put_rows(rt: AgentRuntime, wanted: dict[int, tuple[str, str]],
         conn.execute("ROLLBACK")
         raise
     return back
-
-
-def _whole(conn: sqlite3.Connection, kind: str, seq: int, rh: bytes) -> bool:
-    """The row's values already hash to its recorded hash: it is not the damaged one (nothing to restore)."""
-    try:
-        values = conn.execute(f"SELECT {', '.join(KINDS[kind])} FROM {kind} WHERE seq = ?",  # noqa: S608  # nosec B608
-                              (seq,)).fetchone()
-    except sqlite3.OperationalError:  # text that is no longer UTF-8
-        return False
-    return values is not None and row_hash(kind, values) == bytes(rh)
 
 
 async def _restore_recording(rt: AgentRuntime, client: PeerClient, recording_id: str) -> bool:
